@@ -1,0 +1,418 @@
+"""The `zoo` command: train, evaluate and export zoo models.
+
+zoo train                      # MMoE on Census-Income, group 1, paper protocol
+zoo train --model ple --dataset census-income --task-group 2 --epochs 5
+zoo evaluate --run-dir runs/mmoe-census-income-...
+zoo export --run-dir runs/mmoe-census-income-...
+"""
+
+import argparse
+import datetime
+import inspect
+import json
+import os
+import sys
+
+# Quiet TensorFlow's C++ start-up chatter unless the user asked for it.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+MODEL_FLAGS = {
+    # flag dest -> model constructor argument
+    "num_experts": "num_experts",
+    "expert_units": "expert_units",
+    "tower_units": "tower_units",
+    "bottom_units": "bottom_units",
+    "hidden_units": "hidden_units",
+    "num_levels": "num_levels",
+    "num_task_experts": "num_task_experts",
+    "num_shared_experts": "num_shared_experts",
+    "gate_temperature": "gate_temperature",
+    "dropout": "dropout",
+}
+
+
+def _units(text):
+    try:
+        units = [int(u) for u in text.split(",") if u.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated integers such as 64,32; got {text!r}"
+        ) from None
+    if any(u < 1 for u in units):
+        raise argparse.ArgumentTypeError(f"layer widths must be >= 1; got {text!r}")
+    return units
+
+
+def build_parser():
+    from zoo.data.registry import DATASETS
+    from zoo.models.registry import MODELS
+
+    parser = argparse.ArgumentParser(
+        prog="zoo",
+        description="Train, evaluate and export multi-task ranking models (Keras 3).",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    train = commands.add_parser(
+        "train",
+        help="train a model, report per-task metrics, export a SavedModel",
+        description=(
+            "Train a model with model.fit (XLA on by default), early-stop on the validation "
+            "split, report exact per-task AUC on validation and test, write DIR/metrics.json "
+            "and DIR/model.keras, and export a TF Serving SavedModel. With no arguments: "
+            "MMoE on the shipped Census-Income data, task group 1, paper protocol."
+        ),
+    )
+    data = train.add_argument_group("data")
+    data.add_argument(
+        "--dataset",
+        default="census-income",
+        help=f"one of: {', '.join(DATASETS)} (default: %(default)s)",
+    )
+    data.add_argument(
+        "--data-dir",
+        default=None,
+        help="folder holding the dataset's files "
+        "(default: the copy in datasets/, or $ZOO_DATA_DIR)",
+    )
+    data.add_argument(
+        "--task-group",
+        type=int,
+        choices=(1, 2),
+        default=1,
+        help="census-income: 1 = income + never_married, 2 = college_or_above + never_married "
+        "(default: %(default)s)",
+    )
+    data.add_argument(
+        "--protocol",
+        choices=("paper", "all-features"),
+        default="paper",
+        help="census-income: 'paper' drops every label column of both groups from the features; "
+        "'all-features' drops only this group's labels, as the peer libraries do "
+        "(default: %(default)s)",
+    )
+    data.add_argument(
+        "--embedding-dim",
+        type=int,
+        default=4,
+        help="embedding width of every categorical feature (default: %(default)s)",
+    )
+
+    model = train.add_argument_group("model (flags a model does not take are an error)")
+    model.add_argument(
+        "--model", default="mmoe", help=f"one of: {', '.join(MODELS)} (default: %(default)s)"
+    )
+    model.add_argument("--num-experts", type=int, help="mmoe, omoe: number of experts (default 8)")
+    model.add_argument(
+        "--expert-units",
+        type=_units,
+        help="mmoe, omoe, cgc, ple: expert widths, e.g. 32 or 64,32 (default 32)",
+    )
+    model.add_argument(
+        "--tower-units", type=_units, help="every model: task tower widths (default 16)"
+    )
+    model.add_argument(
+        "--bottom-units", type=_units, help="shared-bottom: shared MLP widths (default 256)"
+    )
+    model.add_argument(
+        "--hidden-units", type=_units, help="single-task: each task's MLP widths (default 256)"
+    )
+    model.add_argument("--num-levels", type=int, help="ple: extraction levels (default 2)")
+    model.add_argument(
+        "--num-task-experts", type=int, help="cgc, ple: experts per task (default 2)"
+    )
+    model.add_argument(
+        "--num-shared-experts", type=int, help="cgc, ple: shared experts (default 4)"
+    )
+    model.add_argument(
+        "--gate-temperature", type=float, help="gated models: softmax temperature (default 1.0)"
+    )
+    model.add_argument("--dropout", type=float, help="dropout inside experts / bottoms (default 0)")
+
+    fitting = train.add_argument_group("training")
+    fitting.add_argument(
+        "--epochs", type=int, default=10, help="maximum epochs (default: %(default)s)"
+    )
+    fitting.add_argument("--batch-size", type=int, default=1024, help="default: %(default)s")
+    fitting.add_argument(
+        "--learning-rate", type=float, default=1e-3, help="Adam (default: %(default)s)"
+    )
+    fitting.add_argument(
+        "--seed", type=int, default=2024, help="seeds weights and shuffling (default: %(default)s)"
+    )
+    fitting.add_argument(
+        "--early-stopping-patience",
+        type=int,
+        default=2,
+        help="stop after this many epochs without a lower validation loss, keeping the best "
+        "weights (default: %(default)s)",
+    )
+    fitting.add_argument(
+        "--no-early-stopping", action="store_true", help="train all --epochs, keep the last weights"
+    )
+    fitting.add_argument("--no-jit", action="store_true", help="turn XLA compilation off")
+    fitting.add_argument(
+        "--steps-per-execution",
+        type=int,
+        default=1,
+        help="training steps per compiled call (default: %(default)s)",
+    )
+    fitting.add_argument("--quiet", action="store_true", help="one line per epoch, no progress bar")
+
+    output = train.add_argument_group("output")
+    output.add_argument(
+        "--output-dir",
+        default=None,
+        help="where metrics.json, model.keras and TensorBoard logs go "
+        "(default: runs/<model>-<dataset>-<time>)",
+    )
+    _add_export_flags(output)
+    output.add_argument("--no-export", action="store_true", help="do not export a SavedModel")
+
+    evaluate = commands.add_parser(
+        "evaluate",
+        help="report exact per-task metrics of a trained run",
+        description="Reload RUN_DIR/model.keras and the dataset named in RUN_DIR/metrics.json, "
+        "and print per-task AUC and loss; writes RUN_DIR/evaluation.json.",
+    )
+    evaluate.add_argument("--run-dir", required=True, help="a folder written by `zoo train`")
+    evaluate.add_argument(
+        "--split",
+        choices=("train", "validation", "test"),
+        action="append",
+        help="split(s) to evaluate; repeatable (default: validation and test)",
+    )
+    evaluate.add_argument("--data-dir", default=None, help="override the run's data folder")
+
+    export = commands.add_parser(
+        "export",
+        help="export a trained run as a TF Serving SavedModel",
+        description="Write RUN_DIR/model.keras as EXPORT_DIR/NAME/VERSION/ for TF Serving.",
+    )
+    export.add_argument("--run-dir", required=True, help="a folder written by `zoo train`")
+    _add_export_flags(export)
+    export.add_argument("--version", type=int, default=None, help="default: the next free number")
+    return parser
+
+
+def _add_export_flags(group):
+    group.add_argument(
+        "--export-dir",
+        default="savedmodels",
+        help="TF Serving model base folder (default: %(default)s)",
+    )
+    group.add_argument(
+        "--export-name", default=None, help="served model name (default: <model>-<dataset>)"
+    )
+
+
+def _model_kwargs(args, model_class, model_name):
+    accepted = inspect.signature(model_class.__init__).parameters
+    kwargs = {}
+    for dest, argument in MODEL_FLAGS.items():
+        value = getattr(args, dest)
+        if value is None:
+            continue
+        if argument not in accepted:
+            flag = "--" + dest.replace("_", "-")
+            raise SystemExit(f"zoo train: error: {flag} does not apply to model {model_name!r}.")
+        kwargs[argument] = value
+    return kwargs
+
+
+def _write_json(path, payload):
+    # Write beside, then rename: a crash never leaves a truncated file.
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(payload, f, indent=2, sort_keys=False)
+        f.write("\n")
+    os.replace(tmp, path)
+
+
+def _print_metrics(title, metrics_by_split):
+    print(title)
+    for split, results in metrics_by_split.items():
+        parts = []
+        for task, values in results.items():
+            if task == "num_rows":
+                continue
+            shown = ", ".join(f"{k} {v:.4f}" for k, v in values.items())
+            parts.append(f"{task}: {shown}")
+        print(f"  {split:<10} " + " | ".join(parts))
+
+
+def _warmup_rows(dataset, count=8):
+    return {name: values[:count] for name, values in dataset.validation.features.items()}
+
+
+def run_train(args):
+    import keras
+
+    from zoo.data.registry import get_loader, load_dataset
+    from zoo.export.saved_model import export_saved_model
+    from zoo.models.registry import get_model_class
+    from zoo.training.trainer import TrainingConfig, evaluate, fit
+
+    try:
+        model_class = get_model_class(args.model)
+        get_loader(args.dataset)
+    except ValueError as error:
+        raise SystemExit(f"zoo train: error: {error}") from None
+    model_kwargs = _model_kwargs(args, model_class, args.model)
+    config = TrainingConfig(
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        learning_rate=args.learning_rate,
+        jit_compile=not args.no_jit,
+        steps_per_execution=args.steps_per_execution,
+        early_stopping_patience=None if args.no_early_stopping else args.early_stopping_patience,
+        seed=args.seed,
+        verbose=2 if args.quiet else 1,
+    )
+    keras.utils.set_random_seed(args.seed)
+    print(f"Loading {args.dataset} ...", flush=True)
+    dataset = load_dataset(
+        args.dataset,
+        data_dir=args.data_dir,
+        task_group=args.task_group,
+        protocol=args.protocol,
+        embedding_dim=args.embedding_dim,
+    )
+    preprocessor = dataset.make_preprocessor()
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    output_dir = args.output_dir or os.path.join("runs", f"{args.model}-{args.dataset}-{stamp}")
+    os.makedirs(output_dir, exist_ok=True)
+    config.tensorboard_dir = os.path.join(output_dir, "logs")
+    model = model_class(tasks=dataset.tasks, preprocessor=preprocessor, **model_kwargs)
+    print(
+        f"{args.model}: {len(dataset.features)} features, tasks "
+        f"{[t.name for t in dataset.tasks]}, {len(dataset.train):,} training rows",
+        flush=True,
+    )
+    result = fit(model, dataset, config)
+    metrics = {split: evaluate(model, dataset, split) for split in ("validation", "test")}
+    _print_metrics(
+        f"Exact per-task metrics (best epoch {result.best_epoch} of {result.epochs_run}):",
+        metrics,
+    )
+    print(
+        f"Training throughput: {result.train_samples_per_second:,.0f} samples/s "
+        "(median of the epochs after the first)"
+    )
+
+    model_path = os.path.join(output_dir, "model.keras")
+    model.save(model_path)
+    export_path = None
+    if not args.no_export:
+        export_name = args.export_name or f"{args.model}-{args.dataset}"
+        export_path = export_saved_model(
+            model, args.export_dir, export_name, warmup_rows=_warmup_rows(dataset)
+        )
+    payload = {
+        "model": args.model,
+        "model_config": {k: v for k, v in model.get_config().items() if k != "preprocessor"},
+        "num_params": int(model.count_params()),
+        "data": dataset.settings,
+        "training": {
+            "epochs": config.epochs,
+            "batch_size": config.batch_size,
+            "learning_rate": config.learning_rate,
+            "jit_compile": config.jit_compile,
+            "steps_per_execution": config.steps_per_execution,
+            "early_stopping_patience": config.early_stopping_patience,
+            "seed": config.seed,
+            "epochs_run": result.epochs_run,
+            "best_epoch": result.best_epoch,
+            "epoch_seconds": [round(s, 4) for s in result.epoch_seconds],
+            "history": result.history,
+        },
+        "throughput": {"train_samples_per_second": round(result.train_samples_per_second, 1)},
+        "metrics": metrics,
+        "artifacts": {
+            "model": os.path.abspath(model_path),
+            "saved_model": export_path and os.path.abspath(export_path),
+        },
+    }
+    metrics_path = os.path.join(output_dir, "metrics.json")
+    _write_json(metrics_path, payload)
+    print(f"Metrics: {metrics_path}")
+    print(f"Keras model: {model_path}")
+    print(
+        f"TensorBoard logs: {config.tensorboard_dir}  "
+        f"(tensorboard --logdir {config.tensorboard_dir})"
+    )
+    if export_path:
+        print(f"SavedModel for TF Serving: {export_path}  (see savedmodels/README.md)")
+    return payload
+
+
+def _load_run(run_dir, data_dir=None):
+    import keras
+
+    from zoo.data.registry import load_dataset
+
+    metrics_path = os.path.join(run_dir, "metrics.json")
+    model_path = os.path.join(run_dir, "model.keras")
+    for path in (metrics_path, model_path):
+        if not os.path.exists(path):
+            raise SystemExit(
+                f"zoo: error: {path} not found; is {run_dir!r} a `zoo train` output dir?"
+            )
+    with open(metrics_path) as f:
+        run = json.load(f)
+    settings = dict(run["data"])
+    name = settings.pop("dataset")
+    if data_dir:
+        settings["data_dir"] = data_dir
+    dataset = load_dataset(name, **settings)
+    model = keras.saving.load_model(model_path)
+    return run, dataset, model
+
+
+def run_evaluate(args):
+    from zoo.training.trainer import evaluate
+
+    run, dataset, model = _load_run(args.run_dir, args.data_dir)
+    splits = args.split or ["validation", "test"]
+    metrics = {split: evaluate(model, dataset, split) for split in splits}
+    _print_metrics(f"{run['model']} on {dataset.name}:", metrics)
+    path = os.path.join(args.run_dir, "evaluation.json")
+    _write_json(path, {"model": run["model"], "data": dataset.settings, "metrics": metrics})
+    print(f"Wrote {path}")
+    return metrics
+
+
+def run_export(args):
+    from zoo.export.saved_model import export_saved_model
+
+    run, dataset, model = _load_run(args.run_dir)
+    name = args.export_name or f"{run['model']}-{dataset.name}"
+    path = export_saved_model(
+        model, args.export_dir, name, version=args.version, warmup_rows=_warmup_rows(dataset)
+    )
+    print(f"SavedModel for TF Serving: {path}")
+    return path
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser()
+    if not argv:
+        argv = ["train"]  # the embedded default
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    from zoo.data.errors import DataError
+
+    handlers = {"train": run_train, "evaluate": run_evaluate, "export": run_export}
+    try:
+        handlers[args.command](args)
+    except DataError as error:
+        print(f"zoo {args.command}: data error: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

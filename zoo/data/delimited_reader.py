@@ -1,0 +1,73 @@
+"""Strict reading of delimited text files (plain or gzip), with line numbers in errors."""
+
+import gzip
+import math
+import os
+
+from zoo.data.errors import DataError
+
+
+def open_text(path):
+    """Opens `path` for reading text, gzip-compressed or not, or raises DataError."""
+    if not os.path.exists(path):
+        raise DataError(f"{path}: file not found.")
+    if os.path.getsize(path) == 0:
+        raise DataError(f"{path}: the file is empty.")
+    with open(path, "rb") as f:
+        is_gzip = f.read(2) == b"\x1f\x8b"
+    if is_gzip:
+        return gzip.open(path, "rt", encoding="utf-8", newline="")
+    return open(path, encoding="utf-8", newline="")
+
+
+def read_columns(path, num_fields, delimiter):
+    """Reads a header-less delimited file into `num_fields` lists of strings.
+
+    Every non-blank line must have exactly `num_fields` fields; the first
+    line that does not is reported with its 1-based line number, before any
+    training starts.
+
+    Returns:
+        `(columns, line_numbers)`: a list of `num_fields` lists of strings,
+        and the 1-based line number of every row, for later error messages.
+    """
+    columns = [[] for _ in range(num_fields)]
+    line_numbers = []
+    try:
+        with open_text(path) as f:
+            for line_number, line in enumerate(f, start=1):
+                line = line.rstrip("\r\n")
+                if not line.strip():
+                    continue
+                fields = line.split(delimiter)
+                if len(fields) != num_fields:
+                    raise DataError(
+                        f"{path}, line {line_number}: expected {num_fields} fields separated "
+                        f"by {delimiter!r}, found {len(fields)}."
+                    )
+                for column, value in zip(columns, fields):
+                    column.append(value)
+                line_numbers.append(line_number)
+    except (OSError, EOFError, UnicodeDecodeError) as error:
+        # Truncated gzip streams and binary junk surface here.
+        raise DataError(f"{path}: cannot be read as text ({error}).") from error
+    if not line_numbers:
+        raise DataError(f"{path}: the file has no data rows.")
+    return columns, line_numbers
+
+
+def parse_floats(values, line_numbers, path, column_name):
+    """Converts strings to floats; names the file, line and value that is not a finite number."""
+    out = []
+    for value, line_number in zip(values, line_numbers):
+        try:
+            number = float(value)
+        except ValueError:
+            number = math.nan
+        if not math.isfinite(number):
+            raise DataError(
+                f"{path}, line {line_number}: column {column_name!r} expects a finite number, "
+                f"found {value!r}."
+            )
+        out.append(number)
+    return out

@@ -1,0 +1,115 @@
+import dataclasses
+
+import numpy as np
+import tensorflow as tf
+
+from zoo.features.preprocessor import FeaturePreprocessor
+
+
+@dataclasses.dataclass
+class Split:
+    """One split of a tabular dataset, in raw form.
+
+    Attributes:
+        features: dict from feature name to a 1-D numpy array of raw values
+            (str for string categoricals, int64, float32).
+        labels: dict from task name to a 1-D float32 numpy array.
+    """
+
+    features: dict
+    labels: dict
+
+    def __len__(self):
+        return len(next(iter(self.labels.values())))
+
+
+@dataclasses.dataclass
+class TabularDataset:
+    """A dataset ready for the zoo: feature spec, tasks and train/validation/test splits.
+
+    Attributes:
+        name: the dataset's command-line name.
+        features: list of `CategoricalFeature` / `NumericFeature`.
+        tasks: list of `zoo.tasks.Task`.
+        train, validation, test: `Split`s. Vocabularies and statistics come
+            from `train` only.
+        settings: dict describing how the dataset was built (for metrics.json).
+    """
+
+    name: str
+    features: list
+    tasks: list
+    train: Split
+    validation: Split
+    test: Split
+    settings: dict = dataclasses.field(default_factory=dict)
+
+    def split(self, name):
+        if name not in ("train", "validation", "test"):
+            raise ValueError(f"Expected split 'train', 'validation' or 'test'. Received: {name!r}")
+        return getattr(self, name)
+
+    def make_preprocessor(self):
+        """A `FeaturePreprocessor` for this dataset, adapted on the training split only."""
+        return FeaturePreprocessor(self.features).adapt(self.train.features)
+
+    def tf_dataset(self, split, preprocessor, batch_size, shuffle=False, seed=None):
+        """`(features, labels)` batches of a split, for `model.fit` / `evaluate` / `predict`.
+
+        The raw values go through `preprocessor` once, here, and stay in
+        memory as whole columns; see `batched_dataset` for how batches are
+        cut from them.
+        """
+        data = self.split(split)
+        features = preprocessor(data.features)
+        labels = {name: np.asarray(v, "float32")[:, None] for name, v in data.labels.items()}
+        return batched_dataset((features, labels), batch_size, shuffle=shuffle, seed=seed)
+
+
+def batched_dataset(columns, batch_size, shuffle=False, seed=None):
+    """A `tf.data.Dataset` of batches gathered from in-memory columns.
+
+    Batches are gathered by index (one permutation per epoch when
+    shuffling) instead of shuffling rows through a buffer: a row-wise
+    `shuffle` of 200k rows with 40 columns costs several seconds an epoch on
+    two cores, a gather of 1024 row indices per batch almost nothing.
+
+    Args:
+        columns: a nest (dicts, tuples) of tensors or arrays sharing their
+            first dimension.
+        batch_size: rows per batch; the last batch may be smaller.
+        shuffle: draw a new permutation of the rows every epoch.
+        seed: int or None. With a seed, the sequence of per-epoch
+            permutations is the same on every run.
+    """
+    if batch_size < 1:
+        raise ValueError(f"Expected batch_size >= 1. Received: batch_size={batch_size}")
+    columns = tf.nest.map_structure(tf.convert_to_tensor, columns)
+    num_rows = int(tf.nest.flatten(columns)[0].shape[0])
+    num_batches = -(-num_rows // batch_size)
+
+    def gather(rows):
+        return tf.nest.map_structure(lambda column: tf.gather(column, rows), columns)
+
+    if not shuffle:
+        batches = tf.data.Dataset.range(num_batches).map(
+            lambda i: tf.range(i * batch_size, tf.minimum((i + 1) * batch_size, num_rows))
+        )
+    else:
+        # One random draw per epoch (a new one each time the dataset is
+        # iterated), turned into a permutation of all rows.
+        epoch_seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).take(1)
+
+        def permuted_batches(epoch_seed):
+            permutation = tf.random.experimental.stateless_shuffle(
+                tf.range(num_rows, dtype=tf.int64), seed=tf.stack([epoch_seed, 0])
+            )
+            return tf.data.Dataset.range(num_batches).map(
+                lambda i: permutation[i * batch_size : (i + 1) * batch_size]
+            )
+
+        # flat_map hides the length; restore it so Keras knows the epoch size.
+        batches = epoch_seeds.flat_map(permuted_batches).apply(
+            tf.data.experimental.assert_cardinality(num_batches)
+        )
+    return batches.map(gather, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)

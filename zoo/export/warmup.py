@@ -1,0 +1,51 @@
+"""TF Serving warm-up requests (`assets.extra/tf_serving_warmup_requests`).
+
+TF Serving replays these PredictionLog records when it loads a version, so
+the first real request does not pay for graph initialization. Records are
+built with the tensorflow-serving-api protos, as TF Serving reads them.
+"""
+
+import os
+
+import numpy as np
+import tensorflow as tf
+from tensorflow_serving.apis import model_pb2, predict_pb2, prediction_log_pb2
+
+WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
+
+
+def build_predict_request(model_name, rows, dtypes, signature_name="serving_default"):
+    """A `PredictRequest` for `rows` (dict from feature name to a 1-D array)."""
+    request = predict_pb2.PredictRequest(
+        model_spec=model_pb2.ModelSpec(name=model_name, signature_name=signature_name)
+    )
+    for feature, dtype in dtypes.items():
+        values = np.asarray(rows[feature])
+        if dtype == tf.string:
+            values = np.asarray([str(v).encode() for v in values], dtype=object)
+        request.inputs[feature].CopyFrom(tf.make_tensor_proto(values, dtype=dtype))
+    return request
+
+
+def write_warmup_requests(export_dir, model_name, rows, dtypes, num_records=1):
+    """Writes `num_records` PredictionLog records of `rows` into `export_dir/assets.extra/`."""
+    path = os.path.join(export_dir, WARMUP_FILE)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    request = build_predict_request(model_name, rows, dtypes)
+    log = prediction_log_pb2.PredictionLog(
+        predict_log=prediction_log_pb2.PredictLog(request=request)
+    )
+    with tf.io.TFRecordWriter(path) as writer:
+        for _ in range(num_records):
+            writer.write(log.SerializeToString())
+    return path
+
+
+def read_warmup_requests(export_dir):
+    """The `PredictRequest`s stored in an export's warm-up file (for checks and tests)."""
+    path = os.path.join(export_dir, WARMUP_FILE)
+    requests = []
+    for record in tf.data.TFRecordDataset(path):
+        log = prediction_log_pb2.PredictionLog.FromString(record.numpy())
+        requests.append(log.predict_log.request)
+    return requests

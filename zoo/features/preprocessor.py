@@ -1,0 +1,236 @@
+import keras
+import numpy as np
+import tensorflow as tf
+
+from zoo.api import register
+from zoo.features.spec import CategoricalFeature, NumericFeature, feature_from_config
+
+
+@register
+class FeaturePreprocessor(keras.layers.Layer):
+    """Raw feature values in, model-ready ids and floats out.
+
+    Built from a feature spec into Keras preprocessing layers: `StringLookup`
+    or `IntegerLookup` (with an OOV bucket) or `Hashing` per categorical
+    feature, `Normalization` per numeric one. `adapt` learns vocabularies and
+    statistics from training data only; they are then part of this layer's
+    config, so the preprocessor saves, reloads and exports with the model
+    and a client sends raw values, never indices.
+
+    It runs in TensorFlow (string ops), so the training pipeline maps it over
+    the `tf.data` input once and caches the result, and the serving signature
+    runs it in front of the model. The models themselves take its outputs,
+    which keeps them XLA-compilable.
+
+    Args:
+        features: list of `CategoricalFeature` / `NumericFeature` (or their
+            `to_config()` dicts).
+        vocabularies: dict name -> list of values, learned by `adapt`.
+        statistics: dict name -> `[mean, variance]`, learned by `adapt`.
+        **kwargs: base layer keyword arguments.
+
+    Call arguments:
+        inputs: dict from feature name to a tensor `(batch,)` of raw values:
+            string or int64 for categoricals, float for numerics.
+
+    Returns:
+        Dict from feature name to `(batch,)` int32 ids (categorical) or
+        float32 values (numeric).
+
+    Example:
+    ```python
+    spec = [CategoricalFeature("city", embedding_dim=4), NumericFeature("age")]
+    pre = FeaturePreprocessor(spec)
+    pre.adapt({"city": np.array(["a", "b", "a"]), "age": np.array([20.0, 30.0, 40.0])})
+    pre({"city": tf.constant(["b", "unseen"]), "age": tf.constant([30.0, 50.0])})
+    ```
+    """
+
+    def __init__(self, features, vocabularies=None, statistics=None, **kwargs):
+        super().__init__(**kwargs)
+        self.features = [
+            f if isinstance(f, (CategoricalFeature, NumericFeature)) else feature_from_config(f)
+            for f in features
+        ]
+        names = [f.name for f in self.features]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"Feature names must be unique. Received twice: {duplicates}")
+        self.vocabularies = {k: list(v) for k, v in (vocabularies or {}).items()}
+        self.statistics = {k: [float(s) for s in v] for k, v in (statistics or {}).items()}
+        self._encoders = {f.name: self._make_encoder(f) for f in self.features}
+        # Every encoder is complete once constructed (see _make_encoder), so
+        # there is nothing left for build() to create.
+        self.built = True
+
+    # -- construction -------------------------------------------------------
+
+    def _vocabulary(self, feature):
+        if feature.vocabulary is not None:
+            return list(feature.vocabulary)
+        return self.vocabularies.get(feature.name)
+
+    def _make_encoder(self, feature):
+        name = f"encode_{feature.name}"
+        if isinstance(feature, NumericFeature):
+            if not feature.normalize:
+                return None
+            stats = self.statistics.get(feature.name)
+            if stats is None:
+                return keras.layers.Normalization(axis=None, name=name)
+            normalization = keras.layers.Normalization(
+                axis=None, mean=stats[0], variance=stats[1], name=name
+            )
+            # Build now, eagerly: built lazily inside a tf.data or serving
+            # trace, its constants would belong to a graph that is gone.
+            normalization.build((None,))
+            return normalization
+        if feature.num_hash_bins is not None:
+            return keras.layers.Hashing(num_bins=feature.num_hash_bins, name=name)
+        lookup = (
+            keras.layers.StringLookup if feature.dtype == "string" else keras.layers.IntegerLookup
+        )
+        kwargs = dict(num_oov_indices=feature.num_oov_indices, output_mode="int", name=name)
+        if feature.dtype == "int64":
+            kwargs["mask_token"] = None
+        vocabulary = self._vocabulary(feature)
+        if vocabulary is None:
+            return lookup(max_tokens=feature.max_tokens, **kwargs)
+        return lookup(vocabulary=vocabulary, **kwargs)
+
+    @property
+    def is_adapted(self):
+        return not self.features_needing_adapt()
+
+    def features_needing_adapt(self):
+        missing = []
+        for f in self.features:
+            if isinstance(f, NumericFeature):
+                if f.normalize and f.name not in self.statistics:
+                    missing.append(f.name)
+            elif f.num_hash_bins is None and self._vocabulary(f) is None:
+                missing.append(f.name)
+        return missing
+
+    def adapt(self, data):
+        """Learns vocabularies and normalization statistics.
+
+        Args:
+            data: dict from feature name to a 1-D numpy array (or list) of
+                raw training values. Pass training data only: statistics
+                from validation or test rows would leak into the model.
+        """
+        for name in self.features_needing_adapt():
+            if name not in data:
+                raise KeyError(
+                    f"adapt() needs training values for feature {name!r}; the data has only "
+                    f"{sorted(data)}"
+                )
+            feature = next(f for f in self.features if f.name == name)
+            values = np.asarray(data[name])
+            encoder = self._encoders[name]
+            if isinstance(feature, NumericFeature):
+                values = values.astype("float64")
+                if not np.all(np.isfinite(values)):
+                    bad = int(np.flatnonzero(~np.isfinite(values))[0])
+                    raise ValueError(
+                        f"Feature {name!r}: non-finite value {values[bad]} at row {bad} of the "
+                        "data passed to adapt()."
+                    )
+                # Float64 statistics: float32 accumulation loses digits on
+                # survey-weighted sums such as Census capital gains.
+                self.statistics[name] = [float(values.mean()), float(values.var())]
+            else:
+                encoder.adapt(values)
+                # Drop the OOV token(s) that get_vocabulary() lists first.
+                vocabulary = encoder.get_vocabulary()[feature.num_oov_indices :]
+                self.vocabularies[name] = [
+                    v.decode() if isinstance(v, bytes) else v for v in vocabulary
+                ]
+            self._encoders[name] = self._make_encoder(feature)
+        return self
+
+    # -- what the model and the export need to know -------------------------
+
+    def embedding_features(self):
+        """The `features` argument of `zoo.layers.FeatureEmbedding`."""
+        if not self.is_adapted:
+            raise ValueError(
+                "The preprocessor is not adapted: call adapt() on training data first. "
+                f"Features without vocabulary or statistics: {self.features_needing_adapt()}"
+            )
+        out = []
+        for f in self.features:
+            if isinstance(f, NumericFeature):
+                out.append({"name": f.name, "kind": "numeric"})
+                continue
+            if f.num_hash_bins is not None:
+                input_dim = f.num_hash_bins
+            else:
+                input_dim = len(self._vocabulary(f)) + f.num_oov_indices
+            out.append(
+                {
+                    "name": f.name,
+                    "kind": "categorical",
+                    "input_dim": int(input_dim),
+                    "output_dim": int(f.embedding_dim),
+                }
+            )
+        return out
+
+    def raw_dtypes(self):
+        """Dict from feature name to the raw value's TF dtype."""
+        dtypes = {}
+        for f in self.features:
+            if isinstance(f, NumericFeature):
+                dtypes[f.name] = tf.float32
+            else:
+                dtypes[f.name] = tf.string if f.dtype == "string" else tf.int64
+        return dtypes
+
+    # -- transform ----------------------------------------------------------
+
+    def call(self, inputs):
+        if not self.is_adapted:
+            raise ValueError(
+                "The preprocessor is not adapted: call adapt() on training data first. "
+                f"Features without vocabulary or statistics: {self.features_needing_adapt()}"
+            )
+        missing = [f.name for f in self.features if f.name not in inputs]
+        if missing:
+            raise KeyError(f"Missing raw features {missing}. Received keys: {sorted(inputs)}")
+        outputs = {}
+        for f, (name, dtype) in zip(self.features, self.raw_dtypes().items()):
+            value = tf.convert_to_tensor(inputs[name])
+            if value.dtype != dtype:
+                # Widening casts are harmless; a string where a number is
+                # expected (or the reverse) is a client error.
+                castable = (
+                    dtype == tf.float32 and (value.dtype.is_floating or value.dtype.is_integer)
+                ) or (dtype == tf.int64 and value.dtype.is_integer)
+                if not castable:
+                    raise TypeError(
+                        f"Feature {name!r} expects raw values of dtype {dtype.name}. "
+                        f"Received dtype {value.dtype.name}."
+                    )
+                value = tf.cast(value, dtype)
+            encoder = self._encoders[name]
+            if isinstance(f, NumericFeature):
+                value = tf.debugging.check_numerics(
+                    value, f"Feature {name!r} received a NaN or infinite value"
+                )
+                outputs[name] = value if encoder is None else tf.cast(encoder(value), tf.float32)
+            else:
+                outputs[name] = tf.cast(encoder(value), tf.int32)
+        return outputs
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "features": [f.to_config() for f in self.features],
+                "vocabularies": self.vocabularies,
+                "statistics": self.statistics,
+            }
+        )
+        return config

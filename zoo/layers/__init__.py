@@ -1,0 +1,29 @@
+"""Building blocks: every class here is a registered, serializable Keras layer.
+
+Layers never import models, data, training or export code (see
+`tests/import_rules_test.py`).
+"""
+
+from zoo.layers.core.mlp import MLP
+from zoo.layers.experts.experts import Experts
+from zoo.layers.features.feature_embedding import FeatureEmbedding
+from zoo.layers.gates.softmax_gate import SoftmaxGate
+from zoo.layers.switchers.cgc import CGCSwitcher
+from zoo.layers.switchers.independent import IndependentSwitcher
+from zoo.layers.switchers.mmoe import MMoESwitcher
+from zoo.layers.switchers.ple import PLESwitcher
+from zoo.layers.switchers.shared_bottom import SharedBottomSwitcher
+from zoo.layers.towers.tower import Tower
+
+__all__ = [
+    "CGCSwitcher",
+    "Experts",
+    "FeatureEmbedding",
+    "IndependentSwitcher",
+    "MLP",
+    "MMoESwitcher",
+    "PLESwitcher",
+    "SharedBottomSwitcher",
+    "SoftmaxGate",
+    "Tower",
+]

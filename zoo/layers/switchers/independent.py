@@ -1,0 +1,87 @@
+import keras
+
+from zoo.api import register
+from zoo.layers.core.mlp import MLP
+from zoo.layers.switchers.branch_inputs import branch_inputs
+
+
+@register
+class IndependentSwitcher(keras.layers.Layer):
+    """No sharing: each task has its own MLP over the input.
+
+    With one tower per task on top, this is the single-task baseline: K
+    separate networks trained side by side (they still share the input
+    embeddings unless each task is trained alone).
+
+    Args:
+        num_tasks: int >= 1, the number of tasks.
+        units: list of int, widths of each task's MLP.
+        activation: hidden activation. Defaults to `"relu"`.
+        dropout: float in [0, 1), dropout after every hidden layer.
+        kernel_regularizer: regularizer of the kernels, or `None`.
+        seed: int or `None`, seed of the dropout.
+        **kwargs: base layer keyword arguments.
+
+    Call arguments:
+        inputs: float tensor `(batch, input_dim)`, or a list of `num_tasks`.
+        training: bool.
+        return_gate_weights: when True also return `{}` (no gates here).
+
+    Returns:
+        A list of `num_tasks` tensors `(batch, units[-1])`.
+    """
+
+    def __init__(
+        self,
+        num_tasks,
+        units,
+        activation="relu",
+        dropout=0.0,
+        kernel_regularizer=None,
+        seed=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if int(num_tasks) < 1:
+            raise ValueError(f"Expected num_tasks >= 1. Received: num_tasks={num_tasks}")
+        self.num_tasks = int(num_tasks)
+        self.units = [int(u) for u in units]
+        self.activation = keras.activations.get(activation)
+        self.dropout = dropout
+        self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
+        self.seed = seed
+        self.networks = [
+            MLP(
+                self.units,
+                activation=self.activation,
+                dropout=dropout,
+                kernel_regularizer=self.kernel_regularizer,
+                seed=seed,
+                name=f"task_{k}",
+            )
+            for k in range(self.num_tasks)
+        ]
+
+    def build(self, input_shape):
+        shapes = input_shape if isinstance(input_shape, list) else [input_shape] * self.num_tasks
+        for network, shape in zip(self.networks, shapes):
+            network.build(shape)
+
+    def call(self, inputs, training=None, return_gate_weights=False):
+        per_task = branch_inputs(inputs, self.num_tasks, self.name)
+        outputs = [net(x, training=training) for net, x in zip(self.networks, per_task)]
+        return (outputs, {}) if return_gate_weights else outputs
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "num_tasks": self.num_tasks,
+                "units": self.units,
+                "activation": keras.activations.serialize(self.activation),
+                "dropout": self.dropout,
+                "kernel_regularizer": keras.regularizers.serialize(self.kernel_regularizer),
+                "seed": self.seed,
+            }
+        )
+        return config

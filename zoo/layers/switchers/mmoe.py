@@ -1,0 +1,134 @@
+import keras
+from keras import ops
+
+from zoo.api import register
+from zoo.layers.experts.experts import Experts
+from zoo.layers.gates.softmax_gate import SoftmaxGate
+
+
+@register
+class MMoESwitcher(keras.layers.Layer):
+    """Mixture of experts with one softmax gate per task (MMoE) or one in all (OMoE).
+
+    h_k = sum_i g_k(x)_i f_i(x): N experts f_i see the input, task k mixes
+    them with its own gate g_k. With `num_gates=1` a single gate serves every
+    task (the one-gate OMoE baseline of the MMoE paper).
+
+    Args:
+        num_tasks: int >= 1, the number of task outputs.
+        num_experts: int >= 1, the number of experts N.
+        expert_units: list of int, hidden widths of each expert.
+        num_gates: `None` (one gate per task, MMoE) or `1` (OMoE).
+        gate_temperature: float > 0, softmax temperature of the gates.
+        activation: activation inside the experts. Defaults to `"relu"`.
+        dropout: float in [0, 1), dropout inside the experts.
+        kernel_regularizer: regularizer of expert and gate kernels.
+        seed: int or `None`, seed of the dropout.
+        **kwargs: base layer keyword arguments.
+
+    Call arguments:
+        inputs: float tensor `(batch, input_dim)`.
+        training: bool.
+        return_gate_weights: when True, also return a dict from gate name
+            (`"task_k"`, or `"shared"` for OMoE) to its weights
+            `(batch, num_experts)`.
+
+    Returns:
+        A list of `num_tasks` tensors `(batch, expert_units[-1])`.
+
+    Example:
+    ```python
+    switcher = zoo.layers.MMoESwitcher(num_tasks=2, num_experts=8, expert_units=[32])
+    h_income, h_marital = switcher(np.ones((4, 16)))
+    ```
+
+    References:
+        Ma et al., "Modeling Task Relationships in Multi-task Learning with
+        Multi-gate Mixture-of-Experts", KDD 2018, equations (5) and (6).
+    """
+
+    def __init__(
+        self,
+        num_tasks,
+        num_experts,
+        expert_units,
+        num_gates=None,
+        gate_temperature=1.0,
+        activation="relu",
+        dropout=0.0,
+        kernel_regularizer=None,
+        seed=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if int(num_tasks) < 1:
+            raise ValueError(f"Expected num_tasks >= 1. Received: num_tasks={num_tasks}")
+        if num_gates not in (None, 1):
+            raise ValueError(
+                "Expected num_gates to be None (one gate per task) or 1 (one shared gate). "
+                f"Received: num_gates={num_gates}"
+            )
+        self.num_tasks = int(num_tasks)
+        self.num_experts = int(num_experts)
+        self.expert_units = [int(u) for u in expert_units]
+        self.num_gates = num_gates
+        self.gate_temperature = gate_temperature
+        self.activation = keras.activations.get(activation)
+        self.dropout = dropout
+        self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
+        self.seed = seed
+        self.experts = Experts(
+            self.num_experts,
+            self.expert_units,
+            activation=self.activation,
+            dropout=dropout,
+            kernel_regularizer=self.kernel_regularizer,
+            seed=seed,
+            name="experts",
+        )
+        gate_names = ["shared"] if num_gates == 1 else [f"task_{k}" for k in range(num_tasks)]
+        self.gates = {
+            name: SoftmaxGate(
+                self.num_experts,
+                temperature=gate_temperature,
+                kernel_regularizer=self.kernel_regularizer,
+                name=f"gate_{name}",
+            )
+            for name in gate_names
+        }
+
+    def build(self, input_shape):
+        self.experts.build(input_shape)
+        for gate in self.gates.values():
+            gate.build(input_shape)
+
+    def call(self, inputs, training=None, return_gate_weights=False):
+        expert_outputs = self.experts(inputs, training=training)  # (batch, experts, units)
+        weights = {name: gate(inputs) for name, gate in self.gates.items()}
+        mixed = {
+            # (batch, experts) x (batch, experts, units) -> (batch, units)
+            name: ops.einsum("be,beu->bu", w, expert_outputs)
+            for name, w in weights.items()
+        }
+        if self.num_gates == 1:
+            outputs = [mixed["shared"]] * self.num_tasks
+        else:
+            outputs = [mixed[f"task_{k}"] for k in range(self.num_tasks)]
+        return (outputs, weights) if return_gate_weights else outputs
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "num_tasks": self.num_tasks,
+                "num_experts": self.num_experts,
+                "expert_units": self.expert_units,
+                "num_gates": self.num_gates,
+                "gate_temperature": self.gate_temperature,
+                "activation": keras.activations.serialize(self.activation),
+                "dropout": self.dropout,
+                "kernel_regularizer": keras.regularizers.serialize(self.kernel_regularizer),
+                "seed": self.seed,
+            }
+        )
+        return config

@@ -1,0 +1,23 @@
+"""Command-line names of the models. Keep these stable: scripts depend on them."""
+
+from zoo.models.mmoe import MMoE, OMoE
+from zoo.models.ple import CGC, PLE
+from zoo.models.shared_bottom import SharedBottom
+from zoo.models.single_task import SingleTask
+
+MODELS = {
+    "single-task": SingleTask,
+    "shared-bottom": SharedBottom,
+    "omoe": OMoE,
+    "mmoe": MMoE,
+    "cgc": CGC,
+    "ple": PLE,
+}
+
+
+def get_model_class(name):
+    """The model class for a command-line name, or a ValueError listing the valid ones."""
+    try:
+        return MODELS[name]
+    except KeyError:
+        raise ValueError(f"Unknown model {name!r}. Valid models: {', '.join(MODELS)}") from None

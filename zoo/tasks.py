@@ -1,0 +1,79 @@
+"""What a task is: its name, its kind of label, and what follows from that.
+
+Models read a task's output activation from here, training its loss and
+metrics, so adding a task type touches this file only.
+"""
+
+import dataclasses
+
+import keras
+
+TASK_TYPES = ("binary", "regression")
+
+
+@dataclasses.dataclass(frozen=True)
+class Task:
+    """One prediction target.
+
+    Args:
+        name: the output's name in the model's dict and the SavedModel's
+            signature, e.g. `"income"`.
+        type: `"binary"` (sigmoid output, binary cross-entropy, AUC) or
+            `"regression"` (linear output, mean squared error).
+    """
+
+    name: str
+    type: str = "binary"
+
+    def __post_init__(self):
+        if not self.name or not self.name.replace("_", "").isalnum():
+            raise ValueError(
+                "Expected a task name of letters, digits and underscores (it becomes a "
+                f"SavedModel output name). Received: name={self.name!r}"
+            )
+        if self.type not in TASK_TYPES:
+            raise ValueError(
+                f"Task {self.name!r}: expected type in {TASK_TYPES}. Received: type={self.type!r}"
+            )
+
+    @property
+    def activation(self):
+        return "sigmoid" if self.type == "binary" else "linear"
+
+    def loss(self):
+        if self.type == "binary":
+            return keras.losses.BinaryCrossentropy(name=f"{self.name}_loss")
+        return keras.losses.MeanSquaredError(name=f"{self.name}_loss")
+
+    def metrics(self):
+        if self.type == "binary":
+            # Keras' AUC is a 200-threshold approximation, good for progress
+            # bars and early stopping; reported figures use the exact
+            # rank-based AUC of zoo.metrics.
+            return [keras.metrics.AUC(name="auc")]
+        return [keras.metrics.MeanSquaredError(name="mse")]
+
+    def to_config(self):
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+def as_tasks(tasks):
+    """Accepts `Task`s, their config dicts or bare names (binary tasks)."""
+    out = []
+    for t in tasks:
+        if isinstance(t, Task):
+            out.append(t)
+        elif isinstance(t, str):
+            out.append(Task(t))
+        else:
+            out.append(Task.from_config(t))
+    names = [t.name for t in out]
+    if not out:
+        raise ValueError("Expected at least one task. Received: tasks=[]")
+    if len(set(names)) != len(names):
+        raise ValueError(f"Task names must be unique. Received: {names}")
+    return out

@@ -1,0 +1,178 @@
+"""Training and evaluation of a zoo model on a `TabularDataset`, with `model.fit`."""
+
+import dataclasses
+import statistics
+import time
+
+import keras
+import numpy as np
+
+from zoo.metrics.ranking import binary_cross_entropy, mean_squared_error, roc_auc
+
+
+@dataclasses.dataclass
+class TrainingConfig:
+    """How to train.
+
+    Attributes:
+        epochs: maximum number of passes over the training split.
+        batch_size: rows per training step.
+        learning_rate: Adam's learning rate.
+        jit_compile: compile each training step with XLA. Keras falls back
+            to plain graph mode, with a warning, for a model it cannot
+            compile.
+        steps_per_execution: training steps run per call into the compiled
+            function; more amortizes Python overhead, but callbacks and the
+            progress bar then see batches in groups.
+        early_stopping_patience: stop after this many epochs without a lower
+            validation loss and keep the best epoch's weights; `None` trains
+            all `epochs`. Never looks at the test split.
+        seed: seeds Python, NumPy, TensorFlow and the per-epoch shuffles.
+        tensorboard_dir: write TensorBoard logs here, or `None`.
+        verbose: Keras verbosity: 1 shows a progress bar, 2 one line per
+            epoch, 0 nothing.
+    """
+
+    epochs: int = 10
+    batch_size: int = 1024
+    learning_rate: float = 1e-3
+    jit_compile: bool = True
+    steps_per_execution: int = 1
+    early_stopping_patience: int | None = 2
+    seed: int = 2024
+    tensorboard_dir: str | None = None
+    verbose: int = 1
+
+    def __post_init__(self):
+        if self.epochs < 1:
+            raise ValueError(f"Expected epochs >= 1. Received: epochs={self.epochs}")
+        if self.batch_size < 1:
+            raise ValueError(f"Expected batch_size >= 1. Received: batch_size={self.batch_size}")
+        if not self.learning_rate > 0:
+            raise ValueError(
+                f"Expected learning_rate > 0. Received: learning_rate={self.learning_rate}"
+            )
+        if self.early_stopping_patience is not None and self.early_stopping_patience < 0:
+            raise ValueError(
+                "Expected early_stopping_patience >= 0 or None. "
+                f"Received: {self.early_stopping_patience}"
+            )
+
+
+class TrainingTimer(keras.callbacks.Callback):
+    """Wall time of the training part of every epoch (validation excluded)."""
+
+    def __init__(self):
+        super().__init__()
+        self.epoch_seconds = []
+        self._start = None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.perf_counter()
+
+    def _stop(self):
+        if self._start is not None:
+            self.epoch_seconds.append(time.perf_counter() - self._start)
+            self._start = None
+
+    def on_test_begin(self, logs=None):
+        self._stop()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._stop()
+
+
+@dataclasses.dataclass
+class TrainingResult:
+    history: dict
+    epoch_seconds: list
+    train_samples_per_second: float
+    epochs_run: int
+    best_epoch: int
+
+
+def fit(model, dataset, config):
+    """Compiles and fits `model` on `dataset`'s training split.
+
+    Validation runs every epoch on the validation split; with early
+    stopping, the weights of the epoch with the lowest validation loss are
+    restored at the end.
+
+    Returns:
+        A `TrainingResult`.
+    """
+    if model.preprocessor is None:
+        raise ValueError(
+            "The model has no preprocessor: build it with preprocessor=dataset.make_preprocessor()."
+        )
+    train_data = dataset.tf_dataset(
+        "train", model.preprocessor, config.batch_size, shuffle=True, seed=config.seed
+    )
+    validation_data = dataset.tf_dataset("validation", model.preprocessor, config.batch_size)
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=config.learning_rate),
+        jit_compile=config.jit_compile,
+        steps_per_execution=config.steps_per_execution,
+    )
+    timer = TrainingTimer()
+    callbacks = [timer]
+    if config.early_stopping_patience is not None:
+        callbacks.append(
+            keras.callbacks.EarlyStopping(
+                monitor="val_loss",
+                patience=config.early_stopping_patience,
+                restore_best_weights=True,
+            )
+        )
+    if config.tensorboard_dir:
+        callbacks.append(keras.callbacks.TensorBoard(log_dir=config.tensorboard_dir))
+    history = model.fit(
+        train_data,
+        validation_data=validation_data,
+        epochs=config.epochs,
+        callbacks=callbacks,
+        verbose=config.verbose,
+    )
+    val_losses = history.history.get("val_loss", [])
+    best_epoch = int(np.argmin(val_losses)) + 1 if val_losses else len(timer.epoch_seconds)
+    return TrainingResult(
+        history={k: [float(v) for v in vals] for k, vals in history.history.items()},
+        epoch_seconds=timer.epoch_seconds,
+        train_samples_per_second=len(dataset.train) / steady_epoch_seconds(timer.epoch_seconds),
+        epochs_run=len(timer.epoch_seconds),
+        best_epoch=best_epoch,
+    )
+
+
+def steady_epoch_seconds(epoch_seconds):
+    """Median epoch time after the first (which carries tracing and XLA compilation)."""
+    rest = epoch_seconds[1:] if len(epoch_seconds) > 1 else epoch_seconds
+    return statistics.median(rest)
+
+
+def predict(model, dataset, split, batch_size=4096):
+    """Dict from task name to a 1-D numpy array of predictions on a split."""
+    data = dataset.tf_dataset(split, model.preprocessor, batch_size)
+    outputs = model.predict(data.map(lambda features, labels: features), verbose=0)
+    return {name: np.asarray(values).reshape(-1) for name, values in outputs.items()}
+
+
+def evaluate(model, dataset, split, batch_size=4096):
+    """Exact per-task metrics of `model` on a split of `dataset`.
+
+    Returns:
+        Dict from task name to `{"auc", "loss"}` for binary tasks or
+        `{"mse", "loss"}` for regression tasks, plus `"num_rows"`.
+    """
+    predictions = predict(model, dataset, split, batch_size)
+    labels = dataset.split(split).labels
+    results = {}
+    for task in model.tasks:
+        y, p = labels[task.name], predictions[task.name]
+        if task.type == "binary":
+            results[task.name] = {"auc": roc_auc(y, p), "loss": binary_cross_entropy(y, p)}
+        else:
+            mse = mean_squared_error(y, p)
+            results[task.name] = {"mse": mse, "loss": mse}
+    results["num_rows"] = len(dataset.split(split))
+    return results
