@@ -16,3 +16,22 @@ def branch_inputs(inputs, num_branches, layer_name):
             )
         return list(inputs)
     return [inputs] * num_branches
+
+
+def branch_shapes(input_shape, num_branches):
+    """The `build()` counterpart of `branch_inputs`: one shape per branch.
+
+    A single shape may arrive as a list (shapes round-trip through JSON when
+    a model is reloaded), so a list of shapes is recognized by its first
+    element being a shape itself.
+    """
+    is_nested = (
+        isinstance(input_shape, (list, tuple))
+        and len(input_shape) > 0
+        and isinstance(input_shape[0], (list, tuple))
+    )
+    if is_nested:
+        if len(input_shape) != num_branches:
+            raise ValueError(f"Expected {num_branches} input shapes. Received: {input_shape}")
+        return [tuple(s) for s in input_shape]
+    return [tuple(input_shape)] * num_branches

@@ -4,7 +4,7 @@ from keras import ops
 from zoo.api import register
 from zoo.layers.experts.experts import Experts
 from zoo.layers.gates.softmax_gate import SoftmaxGate
-from zoo.layers.switchers.branch_inputs import branch_inputs
+from zoo.layers.switchers.branch_inputs import branch_inputs, branch_shapes
 
 
 @register
@@ -133,9 +133,7 @@ class CGCSwitcher(keras.layers.Layer):
         )
 
     def build(self, input_shape):
-        shapes = (
-            input_shape if isinstance(input_shape, list) else [input_shape] * (self.num_tasks + 1)
-        )
+        shapes = branch_shapes(input_shape, self.num_tasks + 1)
         for k in range(self.num_tasks):
             if self.task_experts[k] is not None:
                 self.task_experts[k].build(shapes[k])

@@ -2,7 +2,7 @@ import keras
 
 from zoo.api import register
 from zoo.layers.core.mlp import MLP
-from zoo.layers.switchers.branch_inputs import branch_inputs
+from zoo.layers.switchers.branch_inputs import branch_inputs, branch_shapes
 
 
 @register
@@ -63,7 +63,7 @@ class IndependentSwitcher(keras.layers.Layer):
         ]
 
     def build(self, input_shape):
-        shapes = input_shape if isinstance(input_shape, list) else [input_shape] * self.num_tasks
+        shapes = branch_shapes(input_shape, self.num_tasks)
         for network, shape in zip(self.networks, shapes):
             network.build(shape)
 

@@ -1,0 +1,90 @@
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from zoo.cli.main import main
+
+
+def test_help_explains_every_flag(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train", "--help"])
+    assert exit_info.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())  # undo argparse's line wrapping
+    for flag in (
+        "--model",
+        "--dataset",
+        "--epochs",
+        "--seed",
+        "--output-dir",
+        "--task-group",
+        "--protocol",
+        "--no-jit",
+        "--no-export",
+        "--export-dir",
+    ):
+        assert flag in text
+    assert "single-task, shared-bottom, omoe, mmoe, cgc, ple" in text
+
+
+def test_unknown_names_list_the_valid_ones():
+    with pytest.raises(SystemExit, match="Unknown model 'mmoee'.*single-task.*ple"):
+        main(["train", "--model", "mmoee"])
+    with pytest.raises(SystemExit, match="Unknown dataset 'census'.*census-income"):
+        main(["train", "--dataset", "census"])
+    with pytest.raises(SystemExit, match="--num-experts does not apply to model 'shared-bottom'"):
+        main(["train", "--model", "shared-bottom", "--num-experts", "4"])
+
+
+def test_data_errors_stop_before_training(tmp_path, capsys):
+    code = main(["train", "--data-dir", str(tmp_path), "--output-dir", str(tmp_path / "run")])
+    assert code == 1
+    assert "census-income.data[.gz]: file not found" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+
+
+def _zoo(args, cwd):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    return subprocess.run(
+        [sys.executable, "-m", "zoo", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        timeout=900,
+    )
+
+
+@pytest.mark.slow
+def test_default_train_then_evaluate_then_export(tmp_path):
+    # `zoo` with no arguments is the embedded default; 2 epochs keep it short.
+    trained = _zoo(["train", "--epochs", "2", "--output-dir", "run", "--quiet"], tmp_path)
+    assert trained.returncode == 0, trained.stderr[-3000:]
+    assert "SavedModel for TF Serving: savedmodels/mmoe-census-income/1" in trained.stdout
+
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["model"] == "mmoe"
+    assert metrics["data"]["task_group"] == 1 and metrics["data"]["protocol"] == "paper"
+    for split in ("validation", "test"):
+        for task in ("income", "never_married"):
+            assert 0.85 < metrics["metrics"][split][task]["auc"] <= 1.0
+    assert metrics["throughput"]["train_samples_per_second"] > 0
+    assert metrics["training"]["epochs_run"] == 2
+    assert (tmp_path / "savedmodels/mmoe-census-income/1/saved_model.pb").exists()
+    assert (
+        tmp_path / "savedmodels/mmoe-census-income/1/assets.extra/tf_serving_warmup_requests"
+    ).exists()
+    assert list((tmp_path / "run" / "logs").iterdir()), "no TensorBoard logs"
+
+    evaluated = _zoo(["evaluate", "--run-dir", "run"], tmp_path)
+    assert evaluated.returncode == 0, evaluated.stderr[-3000:]
+    evaluation = json.loads((tmp_path / "run" / "evaluation.json").read_text())
+    assert evaluation["metrics"]["test"]["income"]["auc"] == pytest.approx(
+        metrics["metrics"]["test"]["income"]["auc"], abs=1e-6
+    )
+
+    exported = _zoo(["export", "--run-dir", "run"], tmp_path)
+    assert exported.returncode == 0, exported.stderr[-3000:]
+    assert (tmp_path / "savedmodels/mmoe-census-income/2/saved_model.pb").exists()

@@ -1,0 +1,36 @@
+import numpy as np
+import pytest
+
+from tests.layer_test_case import run_layer_test
+from zoo.layers import SoftmaxGate
+
+
+def test_layer_contract(tmp_path):
+    run_layer_test(
+        SoftmaxGate,
+        {"num_experts": 4, "temperature": 0.5, "use_bias": True},
+        np.random.default_rng(0).random((3, 6)).astype("float32"),
+        (3, 4),
+        tmp_path,
+    )
+
+
+def test_weights_are_a_distribution():
+    gate = SoftmaxGate(5)
+    w = gate(np.random.default_rng(0).normal(size=(7, 3)).astype("float32")).numpy()
+    assert (w >= 0).all()
+    np.testing.assert_allclose(w.sum(axis=1), np.ones(7), rtol=1e-6)
+
+
+def test_temperature_by_hand():
+    gate = SoftmaxGate(2, temperature=2.0)
+    gate.build((None, 1))
+    gate.dense.kernel.assign(np.array([[1.0, 3.0]], "float32"))
+    # logits (1, 3) / 2 -> softmax((0.5, 1.5))
+    expected = np.exp([0.5, 1.5]) / np.exp([0.5, 1.5]).sum()
+    np.testing.assert_allclose(gate(np.array([[1.0]], "float32"))[0], expected, rtol=1e-6)
+
+
+def test_rejects_bad_temperature():
+    with pytest.raises(ValueError, match="temperature"):
+        SoftmaxGate(3, temperature=0.0)

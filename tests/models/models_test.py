@@ -1,0 +1,140 @@
+"""Every zoo model: trains, round-trips through .keras, exports with serve(x) == model(x)."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from zoo import models
+from zoo.export import export_saved_model
+
+MODEL_KWARGS = {
+    models.SingleTask: {"hidden_units": [16]},
+    models.SharedBottom: {"bottom_units": [16]},
+    models.OMoE: {"num_experts": 3, "expert_units": [8]},
+    models.MMoE: {"num_experts": 3, "expert_units": [8]},
+    models.CGC: {"num_task_experts": [1, 2], "num_shared_experts": 2, "expert_units": [8]},
+    models.PLE: {
+        "num_levels": 2,
+        "num_task_experts": 1,
+        "num_shared_experts": 2,
+        "expert_units": [8],
+    },
+}
+ALL_MODELS = list(MODEL_KWARGS)
+
+
+def _build(model_cls, dataset, preprocessor):
+    keras.utils.set_random_seed(3)
+    return model_cls(
+        tasks=dataset.tasks, preprocessor=preprocessor, tower_units=[4], **MODEL_KWARGS[model_cls]
+    )
+
+
+def _features(dataset, preprocessor, split="test", rows=None):
+    data = dataset.split(split).features
+    if rows is not None:
+        data = {k: v[:rows] for k, v in data.items()}
+    return preprocessor(data)
+
+
+@pytest.mark.parametrize("model_cls", ALL_MODELS, ids=lambda c: c.__name__)
+def test_fit_save_reload_export(model_cls, synthetic_dataset, synthetic_preprocessor, tmp_path):
+    model = _build(model_cls, synthetic_dataset, synthetic_preprocessor)
+    model.build()
+    model.compile(jit_compile=True)
+    train = synthetic_dataset.tf_dataset("train", synthetic_preprocessor, 64, shuffle=True, seed=1)
+    before = [np.array(w) for w in model.trainable_weights]
+    assert before
+    history = model.fit(train, epochs=2, verbose=0)
+    assert np.isfinite(history.history["loss"]).all()
+    assert any(not np.allclose(b, np.array(a)) for b, a in zip(before, model.trainable_weights))
+
+    x = _features(synthetic_dataset, synthetic_preprocessor)
+    predictions = model.predict(x, verbose=0)
+    assert sorted(predictions) == ["click", "like"]
+    for p in predictions.values():
+        assert p.shape == (len(synthetic_dataset.test), 1)
+        assert ((p > 0) & (p < 1)).all()
+
+    path = str(tmp_path / "model.keras")
+    model.save(path)
+    reloaded = keras.saving.load_model(path)
+    assert type(reloaded) is model_cls
+    assert reloaded.get_config() == model.get_config()
+    again = reloaded.predict(x, verbose=0)
+    for task in predictions:
+        np.testing.assert_array_equal(predictions[task], again[task])
+    # The preprocessor travels inside the .keras file.
+    assert reloaded.preprocessor.get_config() == synthetic_preprocessor.get_config()
+
+    export_path = export_saved_model(model, str(tmp_path / "serving"), "m")
+    serve = tf.saved_model.load(export_path).signatures["serving_default"]
+    for rows in (1, 37):
+        raw = {k: v[:rows] for k, v in synthetic_dataset.test.features.items()}
+        served = serve(
+            **{
+                k: tf.constant(np.asarray(v).tolist() if v.dtype == object else v)
+                for k, v in raw.items()
+            }
+        )
+        for task in predictions:
+            np.testing.assert_allclose(served[task].numpy(), predictions[task][:rows, 0], atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "model_cls", [models.MMoE, models.OMoE, models.CGC, models.PLE], ids=lambda c: c.__name__
+)
+def test_gate_weights_are_distributions_named_by_task(
+    model_cls, synthetic_dataset, synthetic_preprocessor
+):
+    model = _build(model_cls, synthetic_dataset, synthetic_preprocessor)
+    weights = model.gate_weights(_features(synthetic_dataset, synthetic_preprocessor, rows=9))
+    assert weights
+    for w in weights.values():
+        assert w.shape[0] == 9
+        np.testing.assert_allclose(np.asarray(w).sum(axis=1), 1.0, rtol=1e-5)
+    if model_cls is models.MMoE:
+        assert sorted(weights) == ["click", "like"]
+    if model_cls is models.PLE:
+        assert "level_1/click" in weights
+
+
+@pytest.mark.parametrize(
+    "model_cls", [models.MMoE, models.OMoE, models.CGC, models.PLE], ids=lambda c: c.__name__
+)
+def test_experts_do_not_start_identical(model_cls, synthetic_dataset, synthetic_preprocessor):
+    model = _build(model_cls, synthetic_dataset, synthetic_preprocessor)
+    model.build()
+    expert_kernels = [
+        w.numpy() for w in model.switcher.weights if "kernel" in w.path and w.ndim == 3
+    ]
+    assert expert_kernels
+    for kernel in expert_kernels:
+        for i in range(len(kernel)):
+            for j in range(i + 1, len(kernel)):
+                assert not np.allclose(kernel[i], kernel[j])
+
+
+def test_single_task_shares_nothing(synthetic_dataset, synthetic_preprocessor):
+    model = _build(models.SingleTask, synthetic_dataset, synthetic_preprocessor)
+    model.compile()
+    x = _features(synthetic_dataset, synthetic_preprocessor, rows=32)
+    y = {"click": np.ones((32, 1), "float32"), "like": np.zeros((32, 1), "float32")}
+    with tf.GradientTape() as tape:
+        loss = keras.losses.binary_crossentropy(y["click"], model(x)["click"])
+    grads = tape.gradient(loss, model.trainable_variables)
+    touched = {
+        v.path.split("/")[1] for v, g in zip(model.trainable_variables, grads) if g is not None
+    }
+    assert "embedding_click" in touched and "tower_click" in touched, touched
+    assert not any("like" in name for name in touched), touched
+
+
+def test_errors_name_the_problem(synthetic_dataset, synthetic_preprocessor):
+    with pytest.raises(ValueError, match="unique"):
+        models.MMoE(tasks=["a", "a"], preprocessor=synthetic_preprocessor)
+    with pytest.raises(ValueError, match="preprocessor"):
+        models.MMoE(tasks=["a"])
+    with pytest.raises(ValueError, match="Unknown model 'mmoe2'.*mmoe"):
+        models.get_model_class("mmoe2")
