@@ -132,6 +132,9 @@ def fit(model, dataset, config):
         epochs=config.epochs,
         callbacks=callbacks,
         verbose=config.verbose,
+        # train_data draws a new permutation every epoch already; Keras cannot
+        # shuffle a tf.data.Dataset and would only warn about it.
+        shuffle=False,
     )
     val_losses = history.history.get("val_loss", [])
     best_epoch = int(np.argmin(val_losses)) + 1 if val_losses else len(timer.epoch_seconds)

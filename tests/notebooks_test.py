@@ -1,0 +1,155 @@
+"""The Colab notebooks: `.ipynb` files in sync with their `.py` sources, and they run."""
+
+import json
+import pathlib
+import re
+import subprocess
+import sys
+import types
+
+import jupytext
+import pytest
+from jupyter_client.kernelspec import KernelSpecManager
+from jupyter_client.manager import AsyncKernelManager
+from nbclient import NotebookClient
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+COLAB = REPO / "colab"
+BUILD_SCRIPT = COLAB / "build_notebooks.py"
+
+
+def _load_build_script():
+    # exec() rather than an import: an import would write colab/__pycache__/.
+    module = types.ModuleType("build_notebooks")
+    module.__file__ = str(BUILD_SCRIPT)
+    exec(compile(BUILD_SCRIPT.read_text(), str(BUILD_SCRIPT), "exec"), module.__dict__)
+    return module
+
+
+def test_notebooks_match_their_sources():
+    result = subprocess.run(
+        [sys.executable, str(BUILD_SCRIPT), "--check"], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_check_reports_missing_stale_and_orphan_notebooks(tmp_path):
+    build = _load_build_script()
+    source = tmp_path / "quickstart.py"
+    source.write_text((COLAB / "quickstart.py").read_text())
+    notebook = tmp_path / "quickstart.ipynb"
+
+    assert build.out_of_date(tmp_path) == [(notebook, "missing")]
+
+    notebook.write_text(build.render(source))
+    assert build.out_of_date(tmp_path) == []
+
+    # Rendering twice gives the same bytes: rebuilding never churns the diff.
+    assert notebook.read_text() == build.render(source)
+
+    # Cell ids are not content: a notebook written by `jupytext --to ipynb`
+    # (random ids) is up to date too.
+    cli_style = json.loads(notebook.read_text())
+    for index, cell in enumerate(cli_style["cells"]):
+        cell["id"] = f"{index:08x}"
+    notebook.write_text(json.dumps(cli_style))
+    assert build.out_of_date(tmp_path) == []
+
+    source.write_text(source.read_text() + "\n# %%\nprint('a new cell')\n")
+    assert build.out_of_date(tmp_path) == [(notebook, "differs from quickstart.py")]
+
+    (tmp_path / "orphan.ipynb").write_text(build.render(source))
+    assert (tmp_path / "orphan.ipynb", "has no orphan.py source") in build.out_of_date(tmp_path)
+
+
+def _kernel_manager(root, env):
+    """A kernel manager that starts `sys.executable`'s ipykernel, with `env` added.
+
+    A kernelspec written here, and the only one searched, so the kernel runs
+    the test's Python whatever kernels the machine has installed. Everything
+    the kernel side would otherwise write under $HOME (connection file,
+    IPython profile, Matplotlib and Keras config) goes under `root`.
+    """
+    kernels = root / "kernels"
+    spec_dir = kernels / "python3"
+    spec_dir.mkdir(parents=True)
+    spec = {
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "Python 3 (tests)",
+        "language": "python",
+        "env": {
+            "IPYTHONDIR": str(root / "ipython"),
+            "MPLCONFIGDIR": str(root / "matplotlib"),
+            "KERAS_HOME": str(root / "keras"),
+            # Plots go to the notebook as display_data, as in Jupyter and Colab.
+            "MPLBACKEND": "module://matplotlib_inline.backend_inline",
+            # Silences debugpy's warning about Python's frozen modules.
+            "PYDEVD_DISABLE_FILE_VALIDATION": "1",
+            **env,
+        },
+    }
+    (spec_dir / "kernel.json").write_text(json.dumps(spec))
+    return AsyncKernelManager(
+        kernel_name="python3",
+        kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(kernels)]),
+        connection_file=str(root / "connection.json"),
+    )
+
+
+def _text_outputs(notebook):
+    return "".join(
+        output.get("text", "")
+        for cell in notebook.cells
+        if cell.cell_type == "code"
+        for output in cell.outputs
+        if output.output_type == "stream" and output.name == "stdout"
+    )
+
+
+@pytest.mark.slow
+def test_quickstart_runs(tmp_path):
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    notebook = jupytext.read(COLAB / "quickstart.py")
+    km = _kernel_manager(
+        tmp_path / "jupyter",
+        {"ZOO_QUICKSTART_EPOCHS": "1", "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
+    client = NotebookClient(
+        notebook,
+        km=km,
+        kernel_name="python3",
+        # Per cell: the training cell compiles with XLA and trains on 200k rows.
+        timeout=900,
+        resources={"metadata": {"path": str(workdir)}},
+    )
+    # nbclient raises CellExecutionError, with the cell's traceback, if any
+    # cell fails. cleanup_kc: shut the kernel down although the test owns km.
+    notebook = client.execute(cleanup_kc=True)
+
+    stdout = _text_outputs(notebook)
+    assert "The SavedModel and the Keras model agree." in stdout
+    # One epoch is enough for the tasks to be learned, far from chance.
+    aucs = dict(re.findall(r"(\w+): test AUC (\d\.\d+)", stdout))
+    assert float(aucs["income"]) > 0.85, stdout
+    assert float(aucs["never_married"]) > 0.95, stdout
+
+    plot = workdir / "quickstart_plots.png"
+    assert plot.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+    shown = [
+        output
+        for cell in notebook.cells
+        if cell.cell_type == "code"
+        for output in cell.outputs
+        if "image/png" in output.get("data", {})
+    ]
+    assert len(shown) == 1
+
+    model_dir = workdir / "savedmodels" / "mmoe-census-income"
+    assert sorted(p.name for p in model_dir.iterdir()) == ["1"]  # no staging folder left
+    export = model_dir / "1"
+    assert (export / "saved_model.pb").is_file()
+    assert (export / "variables" / "variables.index").is_file()
+    assert (export / "assets.extra" / "tf_serving_warmup_requests").is_file()
+    # Everything the notebook wrote is in its working directory.
+    assert sorted(p.name for p in workdir.iterdir()) == ["quickstart_plots.png", "savedmodels"]
