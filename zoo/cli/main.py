@@ -131,7 +131,10 @@ def build_parser():
 
     fitting = train.add_argument_group("training")
     fitting.add_argument(
-        "--epochs", type=int, default=10, help="maximum epochs (default: %(default)s)"
+        "--epochs",
+        type=int,
+        default=50,
+        help="maximum epochs; early stopping usually ends the run sooner (default: %(default)s)",
     )
     fitting.add_argument("--batch-size", type=int, default=1024, help="default: %(default)s")
     fitting.add_argument(
@@ -143,7 +146,7 @@ def build_parser():
     fitting.add_argument(
         "--early-stopping-patience",
         type=int,
-        default=2,
+        default=3,
         help="stop after this many epochs without a lower validation loss, keeping the best "
         "weights (default: %(default)s)",
     )

@@ -33,12 +33,12 @@ class TrainingConfig:
             epoch, 0 nothing.
     """
 
-    epochs: int = 10
+    epochs: int = 50
     batch_size: int = 1024
     learning_rate: float = 1e-3
     jit_compile: bool = True
     steps_per_execution: int = 1
-    early_stopping_patience: int | None = 2
+    early_stopping_patience: int | None = 3
     seed: int = 2024
     tensorboard_dir: str | None = None
     verbose: int = 1
