@@ -157,7 +157,7 @@ def build_parser():
     fitting.add_argument(
         "--steps-per-execution",
         type=int,
-        default=1,
+        default=8,
         help="training steps per compiled call (default: %(default)s)",
     )
     fitting.add_argument("--quiet", action="store_true", help="one line per epoch, no progress bar")

@@ -203,7 +203,7 @@ class FeaturePreprocessor(keras.layers.Layer):
         for f, (name, dtype) in zip(self.features, self.raw_dtypes().items()):
             value = tf.convert_to_tensor(inputs[name])
             if value.dtype != dtype:
-                # Widening casts are harmless; a string where a number is
+                # Casts between numeric types are harmless; a string where a number is
                 # expected (or the reverse) is a client error.
                 castable = (
                     dtype == tf.float32 and (value.dtype.is_floating or value.dtype.is_integer)

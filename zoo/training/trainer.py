@@ -22,8 +22,9 @@ class TrainingConfig:
             to plain graph mode, with a warning, for a model it cannot
             compile.
         steps_per_execution: training steps run per call into the compiled
-            function; more amortizes Python overhead, but callbacks and the
-            progress bar then see batches in groups.
+            function. More amortizes Keras' per-step Python overhead (on
+            Census-Income MMoE, 8 gave 340-390k samples/s against 300k for 1);
+            callbacks and the progress bar then see batches in groups.
         early_stopping_patience: stop after this many epochs without a lower
             validation loss and keep the best epoch's weights; `None` trains
             all `epochs`. Never looks at the test split.
@@ -37,7 +38,7 @@ class TrainingConfig:
     batch_size: int = 1024
     learning_rate: float = 1e-3
     jit_compile: bool = True
-    steps_per_execution: int = 1
+    steps_per_execution: int = 8
     early_stopping_patience: int | None = 3
     seed: int = 2024
     tensorboard_dir: str | None = None
@@ -126,8 +127,13 @@ def fit(model, dataset, config):
         )
     if config.tensorboard_dir:
         callbacks.append(keras.callbacks.TensorBoard(log_dir=config.tensorboard_dir))
+    steps_per_epoch = -(-len(dataset.train) // config.batch_size)
     history = model.fit(
-        train_data,
+        # One endless iterator for the whole fit, each pass a new permutation.
+        # Without repeat() Keras builds a new tf.data iterator every epoch,
+        # and creating one sometimes stalls for 0.2-2 s of idle wall time.
+        train_data.repeat(),
+        steps_per_epoch=steps_per_epoch,
         validation_data=validation_data,
         epochs=config.epochs,
         callbacks=callbacks,
