@@ -1,0 +1,169 @@
+"""Small helpers shared by the benchmark scripts (standard library only)."""
+
+import datetime
+import importlib.metadata
+import os
+import platform
+import shlex
+import statistics
+import sys
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def proc_status_kb(field):
+    """A `/proc/self/status` field in kB (VmHWM = peak RSS, VmRSS = current), or -1."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return -1
+
+
+def peak_rss_mb():
+    return proc_status_kb("VmHWM") / 1024.0
+
+
+def current_rss_mb():
+    return proc_status_kb("VmRSS") / 1024.0
+
+
+def median(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+def machine_info():
+    cpu = ""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    try:
+        affinity = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        affinity = None
+    try:
+        load = [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        load = None
+    return {
+        "cpu": cpu,
+        "logical_cpus": os.cpu_count(),
+        "cpus_usable": affinity,
+        "load_average_at_start": load,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
+
+
+def versions(*packages):
+    out = {}
+    for name in packages:
+        try:
+            out[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def command_line():
+    """The command as typed, relative to the repository root when possible."""
+    script = os.path.relpath(os.path.abspath(sys.argv[0]), REPO_ROOT)
+    return " ".join(["python", shlex.quote(script)] + [shlex.quote(a) for a in sys.argv[1:]])
+
+
+def utc_now():
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def fmt(values, spec, missing="—"):
+    """Repeats of one figure as `a / b / c`."""
+    if not isinstance(values, (list, tuple)):
+        values = [values]
+    return " / ".join(missing if v is None else format(v, spec) for v in values)
+
+
+# ---------------------------------------------------------------------------
+# Other load on the machine. The 2-core machine is shared; these tell how much
+# CPU the rest of the machine used while a child process was being measured.
+# ---------------------------------------------------------------------------
+
+
+def system_busy_seconds():
+    """CPU seconds spent busy by the whole machine since boot (all cores, /proc/stat)."""
+    try:
+        with open("/proc/stat") as f:
+            fields = [int(v) for v in f.readline().split()[1:]]
+    except OSError:
+        return None
+    # user nice system idle iowait irq softirq steal ...; busy = all but idle + iowait
+    busy = sum(fields[:3]) + sum(fields[5:8])
+    return busy / os.sysconf("SC_CLK_TCK")
+
+
+def children_cpu_seconds():
+    """User + system CPU seconds of this process's finished (waited-for) children."""
+    import resource
+
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
+def busy_cores(interval=1.0):
+    """Average number of busy cores over `interval` seconds (this process sleeps)."""
+    import time
+
+    b0 = system_busy_seconds()
+    time.sleep(interval)
+    b1 = system_busy_seconds()
+    if b0 is None or b1 is None:
+        return None
+    return (b1 - b0) / interval
+
+
+def wait_for_quiet(max_wait_s, threshold=0.3, interval=2.0):
+    """Waits (at most `max_wait_s`) until other work uses <= `threshold` cores.
+
+    Returns (busy cores at the last look, seconds waited)."""
+    import time
+
+    t0 = time.perf_counter()
+    while True:
+        busy = busy_cores(interval)
+        waited = time.perf_counter() - t0
+        if busy is None or busy <= threshold or waited >= max_wait_s:
+            return busy, waited
+
+
+class OtherLoad:
+    """Context manager: CPU used by everything except our children during the block.
+
+    `other_cores` = (machine busy CPU-seconds - our children's CPU-seconds) / wall."""
+
+    def __enter__(self):
+        import time
+
+        self._t0 = time.perf_counter()
+        self._b0 = system_busy_seconds()
+        self._c0 = children_cpu_seconds()
+        return self
+
+    def __exit__(self, *exc):
+        import time
+
+        wall = time.perf_counter() - self._t0
+        b1, c1 = system_busy_seconds(), children_cpu_seconds()
+        self.child_cpu_s = c1 - self._c0
+        if self._b0 is None or b1 is None or wall <= 0:
+            self.other_cores = None
+        else:
+            self.other_cores = max(0.0, ((b1 - self._b0) - self.child_cpu_s) / wall)
+        return False
