@@ -324,8 +324,9 @@ def markdown(report):
         "[peer_compare_RESULTS.md](peer_compare_RESULTS.md). Raw runs: `peer_compare.json`.\n"
     )
     L.append(
-        "Notes: the zoo trains with `model.compile(jit_compile=True)`, no metrics, `model.fit("
-        "verbose=0)` on `batched_dataset`; DeepCTR with `model.fit(numpy, verbose=2)` and no XLA "
+        "Notes: the zoo trains as `zoo.training.fit` does: `model.compile(jit_compile=True, "
+        "steps_per_execution=8)`, no metrics, `model.fit(batched_dataset(...).repeat(), "
+        "steps_per_epoch=195, verbose=0)`; DeepCTR with `model.fit(numpy, verbose=2)` and no XLA "
         "(Keras turns it off on CPU-only machines); torch-rechub through its DataLoader. The "
         "zoo's compute-only step is XLA-compiled (as its fit is), DeepCTR's is a plain "
         "tf.function. Model-only inference is `tf.function(model(batch, training=False))` "
