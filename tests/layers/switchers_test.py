@@ -8,6 +8,7 @@ from zoo.layers import (
     MMoESwitcher,
     PLESwitcher,
     SharedBottomSwitcher,
+    Switcher,
 )
 
 X = np.random.default_rng(0).random((4, 6)).astype("float32")
@@ -102,3 +103,21 @@ def test_switchers_reject_bad_configurations():
         PLESwitcher(2, 2, 1, 0, [4])
     with pytest.raises(ValueError, match="3 input shapes"):
         CGCSwitcher(2, 1, 1, [4])([X, X])
+
+
+def test_every_switcher_shares_the_base_contract():
+    switchers = [
+        SharedBottomSwitcher(2, [4], dropout=0.1, seed=3),
+        IndependentSwitcher(2, [4], dropout=0.1, seed=3),
+        MMoESwitcher(2, 3, [4], dropout=0.1, seed=3),
+        CGCSwitcher(2, 1, 1, [4], dropout=0.1, seed=3),
+        PLESwitcher(2, 2, 1, 1, [4], dropout=0.1, seed=3),
+    ]
+    for switcher in switchers:
+        assert isinstance(switcher, Switcher)
+        config = switcher.get_config()
+        assert (config["num_tasks"], config["dropout"], config["seed"]) == (2, 0.1, 3)
+        outputs, weights = switcher(X, return_gate_weights=True)
+        assert len(outputs) == 2 and isinstance(weights, dict)
+    with pytest.raises(ValueError, match="num_tasks"):
+        MMoESwitcher(0, 3, [4])

@@ -13,6 +13,7 @@ from zoo.layers.switchers.independent import IndependentSwitcher
 from zoo.layers.switchers.mmoe import MMoESwitcher
 from zoo.layers.switchers.ple import PLESwitcher
 from zoo.layers.switchers.shared_bottom import SharedBottomSwitcher
+from zoo.layers.switchers.switcher import Switcher
 from zoo.layers.towers.tower import Tower
 
 __all__ = [
@@ -25,5 +26,6 @@ __all__ = [
     "PLESwitcher",
     "SharedBottomSwitcher",
     "SoftmaxGate",
+    "Switcher",
     "Tower",
 ]

@@ -1,14 +1,14 @@
-import keras
 from keras import ops
 
 from zoo.api import register
 from zoo.layers.experts.experts import Experts
 from zoo.layers.gates.softmax_gate import SoftmaxGate
 from zoo.layers.switchers.branch_inputs import branch_inputs, branch_shapes
+from zoo.layers.switchers.switcher import Switcher
 
 
 @register
-class CGCSwitcher(keras.layers.Layer):
+class CGCSwitcher(Switcher):
     """Customized Gate Control: task-specific experts plus shared experts.
 
     Task k owns m_k experts; s experts are shared. Task k's gate mixes its
@@ -62,9 +62,14 @@ class CGCSwitcher(keras.layers.Layer):
         seed=None,
         **kwargs,
     ):
-        super().__init__(**kwargs)
-        if int(num_tasks) < 1:
-            raise ValueError(f"Expected num_tasks >= 1. Received: num_tasks={num_tasks}")
+        super().__init__(
+            num_tasks,
+            activation=activation,
+            dropout=dropout,
+            kernel_regularizer=kernel_regularizer,
+            seed=seed,
+            **kwargs,
+        )
         if isinstance(num_task_experts, int):
             num_task_experts = [num_task_experts] * int(num_tasks)
         num_task_experts = [int(n) for n in num_task_experts]
@@ -86,16 +91,11 @@ class CGCSwitcher(keras.layers.Layer):
                 )
         if output_shared and int(num_shared_experts) == 0:
             raise ValueError("output_shared=True needs num_shared_experts >= 1.")
-        self.num_tasks = int(num_tasks)
         self.num_task_experts = num_task_experts
         self.num_shared_experts = int(num_shared_experts)
         self.expert_units = [int(u) for u in expert_units]
         self.output_shared = output_shared
         self.gate_temperature = gate_temperature
-        self.activation = keras.activations.get(activation)
-        self.dropout = dropout
-        self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
-        self.seed = seed
 
         def make_experts(count, name):
             if count == 0:
@@ -174,16 +174,11 @@ class CGCSwitcher(keras.layers.Layer):
         config = super().get_config()
         config.update(
             {
-                "num_tasks": self.num_tasks,
                 "num_task_experts": self.num_task_experts,
                 "num_shared_experts": self.num_shared_experts,
                 "expert_units": self.expert_units,
                 "output_shared": self.output_shared,
                 "gate_temperature": self.gate_temperature,
-                "activation": keras.activations.serialize(self.activation),
-                "dropout": self.dropout,
-                "kernel_regularizer": keras.regularizers.serialize(self.kernel_regularizer),
-                "seed": self.seed,
             }
         )
         return config

@@ -1,12 +1,11 @@
-import keras
-
 from zoo.api import register
 from zoo.layers.core.mlp import MLP
 from zoo.layers.switchers.branch_inputs import branch_inputs, branch_shapes
+from zoo.layers.switchers.switcher import Switcher
 
 
 @register
-class IndependentSwitcher(keras.layers.Layer):
+class IndependentSwitcher(Switcher):
     """No sharing: each task has its own MLP over the input.
 
     With one tower per task on top, this is the single-task baseline: K
@@ -41,15 +40,15 @@ class IndependentSwitcher(keras.layers.Layer):
         seed=None,
         **kwargs,
     ):
-        super().__init__(**kwargs)
-        if int(num_tasks) < 1:
-            raise ValueError(f"Expected num_tasks >= 1. Received: num_tasks={num_tasks}")
-        self.num_tasks = int(num_tasks)
+        super().__init__(
+            num_tasks,
+            activation=activation,
+            dropout=dropout,
+            kernel_regularizer=kernel_regularizer,
+            seed=seed,
+            **kwargs,
+        )
         self.units = [int(u) for u in units]
-        self.activation = keras.activations.get(activation)
-        self.dropout = dropout
-        self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
-        self.seed = seed
         self.networks = [
             MLP(
                 self.units,
@@ -76,12 +75,7 @@ class IndependentSwitcher(keras.layers.Layer):
         config = super().get_config()
         config.update(
             {
-                "num_tasks": self.num_tasks,
                 "units": self.units,
-                "activation": keras.activations.serialize(self.activation),
-                "dropout": self.dropout,
-                "kernel_regularizer": keras.regularizers.serialize(self.kernel_regularizer),
-                "seed": self.seed,
             }
         )
         return config

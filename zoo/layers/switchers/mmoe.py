@@ -1,13 +1,13 @@
-import keras
 from keras import ops
 
 from zoo.api import register
 from zoo.layers.experts.experts import Experts
 from zoo.layers.gates.softmax_gate import SoftmaxGate
+from zoo.layers.switchers.switcher import Switcher
 
 
 @register
-class MMoESwitcher(keras.layers.Layer):
+class MMoESwitcher(Switcher):
     """Mixture of experts with one softmax gate per task (MMoE) or one in all (OMoE).
 
     h_k = sum_i g_k(x)_i f_i(x): N experts f_i see the input, task k mixes
@@ -60,23 +60,23 @@ class MMoESwitcher(keras.layers.Layer):
         seed=None,
         **kwargs,
     ):
-        super().__init__(**kwargs)
-        if int(num_tasks) < 1:
-            raise ValueError(f"Expected num_tasks >= 1. Received: num_tasks={num_tasks}")
+        super().__init__(
+            num_tasks,
+            activation=activation,
+            dropout=dropout,
+            kernel_regularizer=kernel_regularizer,
+            seed=seed,
+            **kwargs,
+        )
         if num_gates not in (None, 1):
             raise ValueError(
                 "Expected num_gates to be None (one gate per task) or 1 (one shared gate). "
                 f"Received: num_gates={num_gates}"
             )
-        self.num_tasks = int(num_tasks)
         self.num_experts = int(num_experts)
         self.expert_units = [int(u) for u in expert_units]
         self.num_gates = num_gates
         self.gate_temperature = gate_temperature
-        self.activation = keras.activations.get(activation)
-        self.dropout = dropout
-        self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
-        self.seed = seed
         self.experts = Experts(
             self.num_experts,
             self.expert_units,
@@ -120,15 +120,10 @@ class MMoESwitcher(keras.layers.Layer):
         config = super().get_config()
         config.update(
             {
-                "num_tasks": self.num_tasks,
                 "num_experts": self.num_experts,
                 "expert_units": self.expert_units,
                 "num_gates": self.num_gates,
                 "gate_temperature": self.gate_temperature,
-                "activation": keras.activations.serialize(self.activation),
-                "dropout": self.dropout,
-                "kernel_regularizer": keras.regularizers.serialize(self.kernel_regularizer),
-                "seed": self.seed,
             }
         )
         return config

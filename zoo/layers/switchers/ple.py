@@ -1,11 +1,10 @@
-import keras
-
 from zoo.api import register
 from zoo.layers.switchers.cgc import CGCSwitcher
+from zoo.layers.switchers.switcher import Switcher
 
 
 @register
-class PLESwitcher(keras.layers.Layer):
+class PLESwitcher(Switcher):
     """Progressive Layered Extraction: CGC levels stacked.
 
     Every level but the top also outputs its shared branch, which feeds the
@@ -49,7 +48,14 @@ class PLESwitcher(keras.layers.Layer):
         seed=None,
         **kwargs,
     ):
-        super().__init__(**kwargs)
+        super().__init__(
+            num_tasks,
+            activation=activation,
+            dropout=dropout,
+            kernel_regularizer=kernel_regularizer,
+            seed=seed,
+            **kwargs,
+        )
         if int(num_levels) < 1:
             raise ValueError(f"Expected num_levels >= 1. Received: num_levels={num_levels}")
         if int(num_levels) > 1 and int(num_shared_experts) < 1:
@@ -66,16 +72,11 @@ class PLESwitcher(keras.layers.Layer):
             raise ValueError(
                 f"Expected expert_units for {num_levels} levels. Received: {expert_units}"
             )
-        self.num_tasks = int(num_tasks)
         self.num_levels = int(num_levels)
         self.num_task_experts = num_task_experts
         self.num_shared_experts = int(num_shared_experts)
         self.expert_units = expert_units
         self.gate_temperature = gate_temperature
-        self.activation = keras.activations.get(activation)
-        self.dropout = dropout
-        self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
-        self.seed = seed
         self.levels = [
             CGCSwitcher(
                 self.num_tasks,
@@ -112,16 +113,11 @@ class PLESwitcher(keras.layers.Layer):
         config = super().get_config()
         config.update(
             {
-                "num_tasks": self.num_tasks,
                 "num_levels": self.num_levels,
                 "num_task_experts": self.num_task_experts,
                 "num_shared_experts": self.num_shared_experts,
                 "expert_units": self.expert_units,
                 "gate_temperature": self.gate_temperature,
-                "activation": keras.activations.serialize(self.activation),
-                "dropout": self.dropout,
-                "kernel_regularizer": keras.regularizers.serialize(self.kernel_regularizer),
-                "seed": self.seed,
             }
         )
         return config
