@@ -88,3 +88,8 @@ def test_default_train_then_evaluate_then_export(tmp_path):
     exported = _zoo(["export", "--run-dir", "run"], tmp_path)
     assert exported.returncode == 0, exported.stderr[-3000:]
     assert (tmp_path / "savedmodels/mmoe-census-income/2/saved_model.pb").exists()
+
+
+def test_bad_training_settings_are_reported_not_raised():
+    with pytest.raises(SystemExit, match="epochs >= 1"):
+        main(["train", "--epochs", "0"])

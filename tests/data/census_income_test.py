@@ -111,25 +111,18 @@ def test_wrong_field_count_reports_the_line(tmp_path):
         load_census_income(data_dir=data_dir)
 
 
-def test_non_numeric_value_reports_line_and_column(tmp_path):
+@pytest.mark.parametrize(
+    "row, column, value",
+    [(3, "age", "forty"), (2, "capital_gains", "nan"), (5, "weeks_worked", "inf")],
+)
+def test_bad_number_reports_line_column_and_value(tmp_path, row, column, value):
     lines = _real_lines("census-income.data", 10)
-    fields = lines[3].split(", ")
-    fields[COLUMN_NAMES.index("age")] = "forty"
-    lines[3] = ", ".join(fields)
+    fields = lines[row].split(", ")
+    fields[COLUMN_NAMES.index(column)] = value
+    lines[row] = ", ".join(fields)
     data_dir = _write_copy(tmp_path, lines)
-    with pytest.raises(
-        DataError, match=r"line 4: column 'age' expects a finite number, found 'forty'"
-    ):
-        load_census_income(data_dir=data_dir)
-
-
-def test_nan_value_is_refused(tmp_path):
-    lines = _real_lines("census-income.data", 10)
-    fields = lines[2].split(", ")
-    fields[COLUMN_NAMES.index("capital_gains")] = "nan"
-    lines[2] = ", ".join(fields)
-    data_dir = _write_copy(tmp_path, lines)
-    with pytest.raises(DataError, match=r"line 3: column 'capital_gains'.*'nan'"):
+    expected = rf"line {row + 1}: column '{column}' expects a finite number, found '{value}'"
+    with pytest.raises(DataError, match=expected):
         load_census_income(data_dir=data_dir)
 
 

@@ -262,16 +262,21 @@ def run_train(args):
     except ValueError as error:
         raise SystemExit(f"zoo train: error: {error}") from None
     model_kwargs = _model_kwargs(args, model_class, args.model)
-    config = TrainingConfig(
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        learning_rate=args.learning_rate,
-        jit_compile=not args.no_jit,
-        steps_per_execution=args.steps_per_execution,
-        early_stopping_patience=None if args.no_early_stopping else args.early_stopping_patience,
-        seed=args.seed,
-        verbose=2 if args.quiet else 1,
-    )
+    try:
+        config = TrainingConfig(
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            learning_rate=args.learning_rate,
+            jit_compile=not args.no_jit,
+            steps_per_execution=args.steps_per_execution,
+            early_stopping_patience=(
+                None if args.no_early_stopping else args.early_stopping_patience
+            ),
+            seed=args.seed,
+            verbose=2 if args.quiet else 1,
+        )
+    except ValueError as error:
+        raise SystemExit(f"zoo train: error: {error}") from None
     keras.utils.set_random_seed(args.seed)
     print(f"Loading {args.dataset} ...", flush=True)
     dataset = load_dataset(
@@ -286,7 +291,10 @@ def run_train(args):
     output_dir = args.output_dir or os.path.join("runs", f"{args.model}-{args.dataset}-{stamp}")
     os.makedirs(output_dir, exist_ok=True)
     config.tensorboard_dir = os.path.join(output_dir, "logs")
-    model = model_class(tasks=dataset.tasks, preprocessor=preprocessor, **model_kwargs)
+    try:
+        model = model_class(tasks=dataset.tasks, preprocessor=preprocessor, **model_kwargs)
+    except ValueError as error:
+        raise SystemExit(f"zoo train: error: {error}") from None
     print(
         f"{args.model}: {len(dataset.features)} features, tasks "
         f"{[t.name for t in dataset.tasks]}, {len(dataset.train):,} training rows",
@@ -295,7 +303,7 @@ def run_train(args):
     result = fit(model, dataset, config)
     metrics = {split: evaluate(model, dataset, split) for split in ("validation", "test")}
     _print_metrics(
-        f"Exact per-task metrics (best epoch {result.best_epoch} of {result.epochs_run}):",
+        f"Exact per-task metrics (weights of epoch {result.best_epoch} of {result.epochs_run}):",
         metrics,
     )
     print(

@@ -85,6 +85,16 @@ class TrainingTimer(keras.callbacks.Callback):
 
 @dataclasses.dataclass
 class TrainingResult:
+    """What `fit` reports.
+
+    Attributes:
+        history: Keras' per-epoch logs (losses, metrics, validation).
+        epoch_seconds: wall time of each epoch's training part.
+        train_samples_per_second: training rows / median epoch time after the first.
+        epochs_run: epochs trained before stopping.
+        best_epoch: the epoch (1-based) whose weights the model holds at the end.
+    """
+
     history: dict
     epoch_seconds: list
     train_samples_per_second: float
@@ -143,12 +153,18 @@ def fit(model, dataset, config):
         shuffle=False,
     )
     val_losses = history.history.get("val_loss", [])
-    best_epoch = int(np.argmin(val_losses)) + 1 if val_losses else len(timer.epoch_seconds)
+    epochs_run = len(timer.epoch_seconds)
+    # The epoch whose weights the model now holds: early stopping restores
+    # the lowest validation loss; without it the last epoch's weights stay.
+    if config.early_stopping_patience is not None and val_losses:
+        best_epoch = int(np.argmin(val_losses)) + 1
+    else:
+        best_epoch = epochs_run
     return TrainingResult(
         history={k: [float(v) for v in vals] for k, vals in history.history.items()},
         epoch_seconds=timer.epoch_seconds,
         train_samples_per_second=len(dataset.train) / steady_epoch_seconds(timer.epoch_seconds),
-        epochs_run=len(timer.epoch_seconds),
+        epochs_run=epochs_run,
         best_epoch=best_epoch,
     )
 
