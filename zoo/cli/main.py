@@ -312,7 +312,10 @@ def run_train(args):
     )
 
     model_path = os.path.join(output_dir, "model.keras")
-    model.save(model_path)
+    # Saved beside, then renamed, like metrics.json: never a truncated model.keras.
+    partial_path = os.path.join(output_dir, ".partial-model.keras")
+    model.save(partial_path)
+    os.replace(partial_path, model_path)
     export_path = None
     if not args.no_export:
         export_name = args.export_name or f"{args.model}-{args.dataset}"
