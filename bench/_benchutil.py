@@ -167,3 +167,40 @@ class OtherLoad:
         else:
             self.other_cores = max(0.0, ((b1 - self._b0) - self.child_cpu_s) / wall)
         return False
+
+
+def run_child(cmd, out_path, log_path, env, timeout_s):
+    """Runs one measurement process, its output logged to `log_path`.
+
+    Returns the JSON the child wrote to `out_path` (removed afterwards), or a
+    `{"status": "failed", ...}` record with the log's tail, plus the child's
+    wall and CPU time and the other load on the machine while it ran.
+    """
+    import json
+    import subprocess
+    import time
+
+    os.makedirs(os.path.dirname(log_path), exist_ok=True)
+    if os.path.exists(out_path):
+        os.remove(out_path)
+    t0 = time.perf_counter()
+    with open(log_path, "w") as log, OtherLoad() as other:
+        try:
+            rc = subprocess.run(
+                cmd, stdout=log, stderr=subprocess.STDOUT, env=env, timeout=timeout_s
+            ).returncode
+        except subprocess.TimeoutExpired:
+            rc = "timeout"
+    wall = time.perf_counter() - t0
+    if rc == 0 and os.path.exists(out_path) and os.path.getsize(out_path) > 0:
+        with open(out_path) as f:
+            record = json.load(f)
+    else:
+        with open(log_path) as f:
+            record = {"status": "failed", "returncode": rc, "log_tail": f.read()[-3000:]}
+    if os.path.exists(out_path):
+        os.remove(out_path)
+    record["process_wall_s"] = round(wall, 2)
+    record["process_cpu_s"] = round(other.child_cpu_s, 1)
+    record["other_load_cores"] = None if other.other_cores is None else round(other.other_cores, 2)
+    return record

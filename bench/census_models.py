@@ -31,7 +31,6 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -382,29 +381,10 @@ def run_all(models, repeats, settings, out_dir, timeout_s, wait_quiet_s=0, wait_
                 json.dumps(settings),
             ]
             print(f"[census] repeat {rep} model {name} ...", flush=True)
-            t0 = time.perf_counter()
-            with open(log_path, "w") as log, bu.OtherLoad() as other:
-                try:
-                    rc = subprocess.run(
-                        cmd, stdout=log, stderr=subprocess.STDOUT, env=env, timeout=timeout_s
-                    ).returncode
-                except subprocess.TimeoutExpired:
-                    rc = "timeout"
-            wall = time.perf_counter() - t0
-            if rc == 0 and os.path.getsize(child_out) > 0:
-                with open(child_out) as f:
-                    r = json.load(f)
-            else:
-                with open(log_path) as f:
-                    tail = f.read()[-3000:]
-                r = {"model": name, "repeat": rep, "status": "failed", "returncode": rc}
-                r["log_tail"] = tail
-            os.remove(child_out)
-            r["process_wall_s"] = round(wall, 1)
-            r["process_cpu_s"] = round(other.child_cpu_s, 1)
-            r["other_load_cores"] = (
-                None if other.other_cores is None else round(other.other_cores, 2)
-            )
+            r = bu.run_child(cmd, child_out, log_path, env, timeout_s)
+            r.setdefault("model", name)
+            r.setdefault("repeat", rep)
+            wall = r["process_wall_s"]
             r["busy_cores_before_start"] = None if busy is None else round(busy, 2)
             r["waited_for_quiet_s"] = round(waited, 1)
             r["log"] = os.path.relpath(log_path, bu.REPO_ROOT)
@@ -419,6 +399,7 @@ def run_all(models, repeats, settings, out_dir, timeout_s, wait_quiet_s=0, wait_
                     flush=True,
                 )
             else:
+                rc = r.get("returncode")
                 print(f"   FAILED (rc={rc}) in {wall:.0f}s, see {log_path}", flush=True)
     return runs
 

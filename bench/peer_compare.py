@@ -102,33 +102,14 @@ def run_child(common, lib, python, argv, model, rep, env, timeout_s, wait_quiet_
         if waited > 3:
             print(f"[{lib}] waited {waited:.0f}s for other load to drop", flush=True)
     out = os.path.join(common.RESULTS_DIR, f".child_{lib}_{model}_r{rep}.json")
-    if os.path.exists(out):
-        os.remove(out)
     cmd = [python] + argv[:1] + ["--child", "--model", model, "--repeat", str(rep), "--out", out]
     cmd += argv[1:]
     log_path = os.path.join(common.RESULTS_DIR, "logs", f"{lib}_{model}_r{rep}.log")
-    os.makedirs(os.path.dirname(log_path), exist_ok=True)
     print(f"[{lib}] repeat {rep} model {model} ...", flush=True)
-    t0 = time.time()
-    with open(log_path, "w") as log, bu.OtherLoad() as other:
-        try:
-            rc = subprocess.run(
-                cmd, stdout=log, stderr=subprocess.STDOUT, env=env, timeout=timeout_s
-            ).returncode
-        except subprocess.TimeoutExpired:
-            rc = "timeout"
-    wall = time.time() - t0
-    if rc == 0 and os.path.exists(out):
-        with open(out) as f:
-            r = json.load(f)
-        os.remove(out)
-    else:
-        with open(log_path) as f:
-            tail = f.read()[-3000:]
-        r = {"model": model, "repeat": rep, "status": "failed", "returncode": rc, "log_tail": tail}
-    r["process_wall_s"] = round(wall, 2)
-    r["process_cpu_s"] = round(other.child_cpu_s, 1)
-    r["other_load_cores"] = None if other.other_cores is None else round(other.other_cores, 2)
+    r = bu.run_child(cmd, out, log_path, env, timeout_s)
+    r.setdefault("model", model)
+    r.setdefault("repeat", rep)
+    rc, wall = r.get("returncode", 0), r["process_wall_s"]
     r["busy_cores_before_start"] = None if busy is None else round(busy, 2)
     r["waited_for_quiet_s"] = round(waited, 1)
     r["log"] = os.path.relpath(log_path, os.path.dirname(common.CACHE_DIR))
