@@ -52,3 +52,20 @@ def test_rejects_bad_arguments():
         Experts(0, [4])
     with pytest.raises(ValueError, match="units"):
         Experts(2, [])
+
+
+def test_batch_norm_variant(tmp_path):
+    x = np.random.default_rng(0).normal(size=(16, 6)).astype("float32")
+    layer = run_layer_test(
+        Experts,
+        {"num_experts": 3, "units": [8, 4], "use_batch_norm": True},
+        x,
+        (16, 3, 4),
+        tmp_path,
+    )
+    assert all(b is None for b in layer.biases)
+    # In training mode every (expert, unit) pre-activation is standardized over the batch.
+    linear = Experts(2, [5], activation="linear", use_batch_norm=True)
+    out = linear(x, training=True).numpy().reshape(16, -1)
+    np.testing.assert_allclose(out.mean(axis=0), 0.0, atol=1e-5)
+    np.testing.assert_allclose(out.std(axis=0), 1.0, atol=1e-2)

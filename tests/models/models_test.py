@@ -12,7 +12,7 @@ MODEL_KWARGS = {
     models.SingleTask: {"hidden_units": [16]},
     models.SharedBottom: {"bottom_units": [16]},
     models.OMoE: {"num_experts": 3, "expert_units": [8]},
-    models.MMoE: {"num_experts": 3, "expert_units": [8]},
+    models.MMoE: {"num_experts": 3, "expert_units": [8], "expert_batch_norm": True},
     models.CGC: {"num_task_experts": [1, 2], "num_shared_experts": 2, "expert_units": [8]},
     models.PLE: {
         "num_levels": 2,

@@ -27,6 +27,7 @@ MODEL_FLAGS = {
     "num_task_experts": "num_task_experts",
     "num_shared_experts": "num_shared_experts",
     "gate_temperature": "gate_temperature",
+    "expert_batch_norm": "expert_batch_norm",
     "dropout": "dropout",
 }
 
@@ -126,6 +127,14 @@ def build_parser():
     )
     model.add_argument(
         "--gate-temperature", type=float, help="gated models: softmax temperature (default 1.0)"
+    )
+    model.add_argument(
+        "--expert-batch-norm",
+        action="store_const",
+        const=True,
+        default=None,
+        help="omoe, mmoe, cgc, ple: BatchNormalization inside every expert (as torch-rechub); "
+        "higher AUC on Census-Income, about a quarter slower",
     )
     model.add_argument("--dropout", type=float, help="dropout inside experts / bottoms (default 0)")
 

@@ -18,6 +18,8 @@ class MMoE(MultiTaskModel):
         expert_units: list of int, hidden widths of each expert.
         tower_units: list of int, widths of each task's tower.
         gate_temperature: float > 0, softmax temperature of the gates.
+        expert_batch_norm: bool, BatchNormalization inside every expert, as
+            torch-rechub does (see `zoo.layers.Experts`).
         dropout: float, dropout inside the experts.
         tower_dropout: float, dropout in the towers.
         **kwargs: `keras.Model` keyword arguments.
@@ -47,6 +49,7 @@ class MMoE(MultiTaskModel):
         expert_units=(32,),
         tower_units=(16,),
         gate_temperature=1.0,
+        expert_batch_norm=False,
         dropout=0.0,
         tower_dropout=0.0,
         **kwargs,
@@ -54,6 +57,7 @@ class MMoE(MultiTaskModel):
         self.num_experts = int(num_experts)
         self.expert_units = [int(u) for u in expert_units]
         self.gate_temperature = gate_temperature
+        self.expert_batch_norm = expert_batch_norm
         self.dropout = dropout
         switcher = MMoESwitcher(
             len(tasks),
@@ -61,6 +65,7 @@ class MMoE(MultiTaskModel):
             self.expert_units,
             num_gates=self.num_gates,
             gate_temperature=gate_temperature,
+            expert_batch_norm=expert_batch_norm,
             dropout=dropout,
             name="switcher",
         )
@@ -81,6 +86,7 @@ class MMoE(MultiTaskModel):
                 "num_experts": self.num_experts,
                 "expert_units": self.expert_units,
                 "gate_temperature": self.gate_temperature,
+                "expert_batch_norm": self.expert_batch_norm,
                 "dropout": self.dropout,
             }
         )

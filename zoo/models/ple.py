@@ -20,6 +20,8 @@ class PLE(MultiTaskModel):
         expert_units: list of int, hidden widths of every expert.
         tower_units: list of int, widths of each task's tower.
         gate_temperature: float > 0, softmax temperature of the gates.
+        expert_batch_norm: bool, BatchNormalization inside every expert, as
+            torch-rechub does (see `zoo.layers.Experts`).
         dropout: float, dropout inside the experts.
         tower_dropout: float, dropout in the towers.
         **kwargs: `keras.Model` keyword arguments.
@@ -41,6 +43,7 @@ class PLE(MultiTaskModel):
         expert_units=(32,),
         tower_units=(16,),
         gate_temperature=1.0,
+        expert_batch_norm=False,
         dropout=0.0,
         tower_dropout=0.0,
         **kwargs,
@@ -50,6 +53,7 @@ class PLE(MultiTaskModel):
         self.num_shared_experts = int(num_shared_experts)
         self.expert_units = [int(u) for u in expert_units]
         self.gate_temperature = gate_temperature
+        self.expert_batch_norm = expert_batch_norm
         self.dropout = dropout
         super().__init__(
             tasks,
@@ -69,6 +73,7 @@ class PLE(MultiTaskModel):
             self.num_shared_experts,
             self.expert_units,
             gate_temperature=self.gate_temperature,
+            expert_batch_norm=self.expert_batch_norm,
             dropout=self.dropout,
             name="switcher",
         )
@@ -82,6 +87,7 @@ class PLE(MultiTaskModel):
                 "num_shared_experts": self.num_shared_experts,
                 "expert_units": self.expert_units,
                 "gate_temperature": self.gate_temperature,
+                "expert_batch_norm": self.expert_batch_norm,
                 "dropout": self.dropout,
             }
         )
@@ -109,6 +115,7 @@ class CGC(PLE):
             self.num_shared_experts,
             self.expert_units,
             gate_temperature=self.gate_temperature,
+            expert_batch_norm=self.expert_batch_norm,
             dropout=self.dropout,
             name="switcher",
         )

@@ -24,6 +24,8 @@ class CGCSwitcher(Switcher):
         output_shared: bool, also output the shared branch. Defaults to
             `False`.
         gate_temperature: float > 0, softmax temperature of the gates.
+        expert_batch_norm: bool, BatchNormalization inside every expert
+            (see `Experts`).
         activation: activation inside the experts. Defaults to `"relu"`.
         dropout: float in [0, 1), dropout inside the experts.
         kernel_regularizer: regularizer of expert and gate kernels.
@@ -56,6 +58,7 @@ class CGCSwitcher(Switcher):
         expert_units,
         output_shared=False,
         gate_temperature=1.0,
+        expert_batch_norm=False,
         activation="relu",
         dropout=0.0,
         kernel_regularizer=None,
@@ -96,6 +99,7 @@ class CGCSwitcher(Switcher):
         self.expert_units = [int(u) for u in expert_units]
         self.output_shared = output_shared
         self.gate_temperature = gate_temperature
+        self.expert_batch_norm = expert_batch_norm
 
         def make_experts(count, name):
             if count == 0:
@@ -105,6 +109,7 @@ class CGCSwitcher(Switcher):
                 self.expert_units,
                 activation=self.activation,
                 dropout=dropout,
+                use_batch_norm=expert_batch_norm,
                 kernel_regularizer=self.kernel_regularizer,
                 seed=seed,
                 name=name,
@@ -179,6 +184,7 @@ class CGCSwitcher(Switcher):
                 "expert_units": self.expert_units,
                 "output_shared": self.output_shared,
                 "gate_temperature": self.gate_temperature,
+                "expert_batch_norm": self.expert_batch_norm,
             }
         )
         return config

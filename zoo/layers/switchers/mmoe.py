@@ -20,6 +20,8 @@ class MMoESwitcher(Switcher):
         expert_units: list of int, hidden widths of each expert.
         num_gates: `None` (one gate per task, MMoE) or `1` (OMoE).
         gate_temperature: float > 0, softmax temperature of the gates.
+        expert_batch_norm: bool, BatchNormalization inside every expert
+            (see `Experts`).
         activation: activation inside the experts. Defaults to `"relu"`.
         dropout: float in [0, 1), dropout inside the experts.
         kernel_regularizer: regularizer of expert and gate kernels.
@@ -54,6 +56,7 @@ class MMoESwitcher(Switcher):
         expert_units,
         num_gates=None,
         gate_temperature=1.0,
+        expert_batch_norm=False,
         activation="relu",
         dropout=0.0,
         kernel_regularizer=None,
@@ -77,11 +80,13 @@ class MMoESwitcher(Switcher):
         self.expert_units = [int(u) for u in expert_units]
         self.num_gates = num_gates
         self.gate_temperature = gate_temperature
+        self.expert_batch_norm = expert_batch_norm
         self.experts = Experts(
             self.num_experts,
             self.expert_units,
             activation=self.activation,
             dropout=dropout,
+            use_batch_norm=expert_batch_norm,
             kernel_regularizer=self.kernel_regularizer,
             seed=seed,
             name="experts",
@@ -124,6 +129,7 @@ class MMoESwitcher(Switcher):
                 "expert_units": self.expert_units,
                 "num_gates": self.num_gates,
                 "gate_temperature": self.gate_temperature,
+                "expert_batch_norm": self.expert_batch_norm,
             }
         )
         return config

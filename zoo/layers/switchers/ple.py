@@ -17,6 +17,8 @@ class PLESwitcher(Switcher):
         num_shared_experts: int >= 1, shared experts per level.
         expert_units: list of int (every level), or a list of L such lists.
         gate_temperature: float > 0.
+        expert_batch_norm: bool, BatchNormalization inside every expert
+            (see `Experts`).
         activation, dropout, kernel_regularizer, seed: as in `CGCSwitcher`.
         **kwargs: base layer keyword arguments.
 
@@ -42,6 +44,7 @@ class PLESwitcher(Switcher):
         num_shared_experts,
         expert_units,
         gate_temperature=1.0,
+        expert_batch_norm=False,
         activation="relu",
         dropout=0.0,
         kernel_regularizer=None,
@@ -77,6 +80,7 @@ class PLESwitcher(Switcher):
         self.num_shared_experts = int(num_shared_experts)
         self.expert_units = expert_units
         self.gate_temperature = gate_temperature
+        self.expert_batch_norm = expert_batch_norm
         self.levels = [
             CGCSwitcher(
                 self.num_tasks,
@@ -85,6 +89,7 @@ class PLESwitcher(Switcher):
                 per_level_units[level],
                 output_shared=level < self.num_levels - 1,
                 gate_temperature=gate_temperature,
+                expert_batch_norm=expert_batch_norm,
                 activation=self.activation,
                 dropout=dropout,
                 kernel_regularizer=self.kernel_regularizer,
@@ -118,6 +123,7 @@ class PLESwitcher(Switcher):
                 "num_shared_experts": self.num_shared_experts,
                 "expert_units": self.expert_units,
                 "gate_temperature": self.gate_temperature,
+                "expert_batch_norm": self.expert_batch_norm,
             }
         )
         return config
