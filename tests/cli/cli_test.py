@@ -93,3 +93,32 @@ def test_default_train_then_evaluate_then_export(tmp_path):
 def test_bad_training_settings_are_reported_not_raised():
     with pytest.raises(SystemExit, match="epochs >= 1"):
         main(["train", "--epochs", "0"])
+
+
+@pytest.mark.slow
+def test_synthetic_dataset_trains_like_any_other(tmp_path):
+    trained = _zoo(
+        [
+            "train",
+            "--dataset",
+            "synthetic",
+            "--correlation",
+            "0.5",
+            "--epochs",
+            "2",
+            "--quiet",
+            "--output-dir",
+            "run",
+            "--no-export",
+        ],
+        tmp_path,
+    )
+    assert trained.returncode == 0, trained.stderr[-3000:]
+    assert "task correlation p = 0.5; the labels' Pearson correlation is" in trained.stdout
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["data"]["correlation"] == 0.5
+    assert 0 < metrics["data"]["label_pearson_correlation"] < 0.5
+    for task in ("task_1", "task_2"):
+        assert 0 < metrics["metrics"]["test"][task]["mse"] < 1.0
+    evaluated = _zoo(["evaluate", "--run-dir", "run"], tmp_path)
+    assert evaluated.returncode == 0, evaluated.stderr[-3000:]

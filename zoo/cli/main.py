@@ -16,6 +16,14 @@ import sys
 # Quiet TensorFlow's C++ start-up chatter unless the user asked for it.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+DATASET_FLAGS = {
+    # flag dest -> loader argument
+    "data_dir": "data_dir",
+    "task_group": "task_group",
+    "protocol": "protocol",
+    "embedding_dim": "embedding_dim",
+    "correlation": "correlation",
+}
 MODEL_FLAGS = {
     # flag dest -> model constructor argument
     "num_experts": "num_experts",
@@ -64,7 +72,7 @@ def build_parser():
             "MMoE on the shipped Census-Income data, task group 1, paper protocol."
         ),
     )
-    data = train.add_argument_group("data")
+    data = train.add_argument_group("data (flags a dataset does not take are an error)")
     data.add_argument(
         "--dataset",
         default="census-income",
@@ -80,23 +88,24 @@ def build_parser():
         "--task-group",
         type=int,
         choices=(1, 2),
-        default=1,
-        help="census-income: 1 = income + never_married, 2 = college_or_above + never_married "
-        "(default: %(default)s)",
+        help="census-income: 1 = income + never_married (default), "
+        "2 = college_or_above + never_married",
     )
     data.add_argument(
         "--protocol",
         choices=("paper", "all-features"),
-        default="paper",
-        help="census-income: 'paper' drops every label column of both groups from the features; "
-        "'all-features' drops only this group's labels, as the peer libraries do "
-        "(default: %(default)s)",
+        help="census-income: 'paper' (default) drops every label column of both groups from "
+        "the features; 'all-features' drops only this group's labels, as the peer libraries do",
     )
     data.add_argument(
         "--embedding-dim",
         type=int,
-        default=4,
-        help="embedding width of every categorical feature (default: %(default)s)",
+        help="census-income: embedding width of every categorical feature (default 4)",
+    )
+    data.add_argument(
+        "--correlation",
+        type=float,
+        help="synthetic: correlation p of the two regression tasks' weights (default 0.5)",
     )
 
     model = train.add_argument_group("model (flags a model does not take are an error)")
@@ -218,16 +227,22 @@ def _add_export_flags(group):
     )
 
 
-def _model_kwargs(args, model_class, model_name):
-    accepted = inspect.signature(model_class.__init__).parameters
+def _flag_kwargs(args, flags, function, kind, name):
+    """Keyword arguments of `function` from the flags the user set.
+
+    A flag left unset is not passed (the function's default applies); a flag
+    set for a model or dataset that has no such argument is an error rather
+    than silently ignored.
+    """
+    accepted = inspect.signature(function).parameters
     kwargs = {}
-    for dest, argument in MODEL_FLAGS.items():
+    for dest, argument in flags.items():
         value = getattr(args, dest)
         if value is None:
             continue
         if argument not in accepted:
             flag = "--" + dest.replace("_", "-")
-            raise SystemExit(f"zoo train: error: {flag} does not apply to model {model_name!r}.")
+            raise SystemExit(f"zoo train: error: {flag} does not apply to {kind} {name!r}.")
         kwargs[argument] = value
     return kwargs
 
@@ -270,7 +285,10 @@ def run_train(args):
         get_loader(args.dataset)
     except ValueError as error:
         raise SystemExit(f"zoo train: error: {error}") from None
-    model_kwargs = _model_kwargs(args, model_class, args.model)
+    model_kwargs = _flag_kwargs(args, MODEL_FLAGS, model_class.__init__, "model", args.model)
+    dataset_kwargs = _flag_kwargs(
+        args, DATASET_FLAGS, get_loader(args.dataset), "dataset", args.dataset
+    )
     try:
         config = TrainingConfig(
             epochs=args.epochs,
@@ -288,13 +306,9 @@ def run_train(args):
         raise SystemExit(f"zoo train: error: {error}") from None
     keras.utils.set_random_seed(args.seed)
     print(f"Loading {args.dataset} ...", flush=True)
-    dataset = load_dataset(
-        args.dataset,
-        data_dir=args.data_dir,
-        task_group=args.task_group,
-        protocol=args.protocol,
-        embedding_dim=args.embedding_dim,
-    )
+    dataset = load_dataset(args.dataset, **dataset_kwargs)
+    if dataset.summary:
+        print(f"{dataset.name}: {dataset.summary}", flush=True)
     preprocessor = dataset.make_preprocessor()
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     output_dir = args.output_dir or os.path.join("runs", f"{args.model}-{args.dataset}-{stamp}")
@@ -372,7 +386,7 @@ def run_train(args):
 def _load_run(run_dir, data_dir=None):
     import keras
 
-    from zoo.data.registry import load_dataset
+    from zoo.data.registry import get_loader, load_dataset
 
     metrics_path = os.path.join(run_dir, "metrics.json")
     model_path = os.path.join(run_dir, "model.keras")
@@ -387,7 +401,10 @@ def _load_run(run_dir, data_dir=None):
     name = settings.pop("dataset")
     if data_dir:
         settings["data_dir"] = data_dir
-    dataset = load_dataset(name, **settings)
+    # settings also records facts about the data (e.g. a measured
+    # correlation); pass back only what the loader takes.
+    accepted = inspect.signature(get_loader(name)).parameters
+    dataset = load_dataset(name, **{k: v for k, v in settings.items() if k in accepted})
     model = keras.saving.load_model(model_path)
     return run, dataset, model
 

@@ -3,6 +3,7 @@
 from zoo.data.census_income import load_census_income
 from zoo.data.errors import DataError
 from zoo.data.registry import DATASETS, load_dataset
+from zoo.data.synthetic import load_synthetic
 from zoo.data.tabular_dataset import Split, TabularDataset
 
 __all__ = [
@@ -12,4 +13,5 @@ __all__ = [
     "TabularDataset",
     "load_census_income",
     "load_dataset",
+    "load_synthetic",
 ]

@@ -1,9 +1,11 @@
 """Command-line names of the datasets. Keep these stable: scripts depend on them."""
 
 from zoo.data.census_income import load_census_income
+from zoo.data.synthetic import load_synthetic
 
 DATASETS = {
     "census-income": load_census_income,
+    "synthetic": load_synthetic,
 }
 
 

@@ -34,6 +34,7 @@ class TabularDataset:
         train, validation, test: `Split`s. Vocabularies and statistics come
             from `train` only.
         settings: dict describing how the dataset was built (for metrics.json).
+        summary: one line about the data worth printing before training, or "".
     """
 
     name: str
@@ -43,6 +44,7 @@ class TabularDataset:
     validation: Split
     test: Split
     settings: dict = dataclasses.field(default_factory=dict)
+    summary: str = ""
 
     def split(self, name):
         if name not in ("train", "validation", "test"):
