@@ -1,0 +1,49 @@
+"""The benchmark scripts still run (tiny settings); their figures are not checked here."""
+
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.slow
+def test_synthetic_correlation_benchmark_writes_its_report(tmp_path):
+    completed = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "bench" / "synthetic_correlation.py"),
+            "--correlations",
+            "1.0,0.5",
+            "--seeds",
+            "2",
+            "--models",
+            "shared-bottom,mmoe",
+            "--epochs",
+            "1",
+            "--num-rows",
+            "1200",
+            "--out",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
+        timeout=600,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    report = json.loads((tmp_path / "synthetic_correlation.json").read_text())
+    assert len(report["runs"]) == 2 * 2 * 2
+    assert {(r["correlation"], r["model"]) for r in report["summary"]} == {
+        (1.0, "shared-bottom"),
+        (1.0, "mmoe"),
+        (0.5, "shared-bottom"),
+        (0.5, "mmoe"),
+    }
+    png = (tmp_path / "synthetic_correlation.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "Gap to Shared-Bottom" in (tmp_path / "synthetic_correlation.md").read_text()
