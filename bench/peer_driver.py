@@ -284,7 +284,7 @@ def child(args, common):
     train_ds = batched_dataset((x_tr, y_tr), C["batch_size"], shuffle=True, seed=C["seed"])
     timer = EpochTimer()
     # As zoo.training.fit does: one repeated iterator for the whole fit.
-    steps_per_epoch = -(-n_tr // C["batch_size"])
+    steps_per_epoch = int(train_ds.cardinality())
     hist = model.fit(
         train_ds.repeat(),
         steps_per_epoch=steps_per_epoch,

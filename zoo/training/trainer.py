@@ -137,7 +137,7 @@ def fit(model, dataset, config):
         )
     if config.tensorboard_dir:
         callbacks.append(keras.callbacks.TensorBoard(log_dir=config.tensorboard_dir))
-    steps_per_epoch = -(-len(dataset.train) // config.batch_size)
+    steps_per_epoch = int(train_data.cardinality())  # batches per pass, as batched_dataset cut them
     history = model.fit(
         # One endless iterator for the whole fit, each pass a new permutation.
         # Without repeat() Keras builds a new tf.data iterator every epoch,
