@@ -1,6 +1,6 @@
 """The dependency direction the folder layout promises (after keras-hub's import_test.py).
 
-layers <- models <- training / export <- cli. Layers never import models,
+layers, losses <- models <- training / export <- cli. Layers and losses never import models,
 data, features, training, export or the command line; models never import
 data, training, export or the command line.
 """
@@ -14,6 +14,7 @@ ZOO = pathlib.Path(__file__).resolve().parents[1] / "zoo"
 
 FORBIDDEN = {
     "layers": ("zoo.models", "zoo.data", "zoo.features", "zoo.training", "zoo.export", "zoo.cli"),
+    "losses": ("zoo.models", "zoo.data", "zoo.features", "zoo.training", "zoo.export", "zoo.cli"),
     "models": ("zoo.data", "zoo.training", "zoo.export", "zoo.cli"),
     "features": ("zoo.models", "zoo.data", "zoo.training", "zoo.export", "zoo.cli"),
     "data": ("zoo.models", "zoo.training", "zoo.export", "zoo.cli"),

@@ -8,7 +8,7 @@ import dataclasses
 
 import keras
 
-TASK_TYPES = ("binary", "regression")
+TASK_TYPES = ("binary", "regression", "multiclass")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -18,12 +18,16 @@ class Task:
     Args:
         name: the output's name in the model's dict and the SavedModel's
             signature, e.g. `"income"`.
-        type: `"binary"` (sigmoid output, binary cross-entropy, AUC) or
-            `"regression"` (linear output, mean squared error).
+        type: `"binary"` (sigmoid output, binary cross-entropy, AUC),
+            `"regression"` (linear output, mean squared error) or
+            `"multiclass"` (softmax over `num_classes`, cross-entropy,
+            accuracy; labels are class ids 0..num_classes-1).
+        num_classes: int >= 2 for `"multiclass"` tasks; `None` otherwise.
     """
 
     name: str
     type: str = "binary"
+    num_classes: int | None = None
 
     def __post_init__(self):
         if not self.name or not self.name.replace("_", "").isalnum():
@@ -35,14 +39,33 @@ class Task:
             raise ValueError(
                 f"Task {self.name!r}: expected type in {TASK_TYPES}. Received: type={self.type!r}"
             )
+        if self.type == "multiclass":
+            if not isinstance(self.num_classes, int) or self.num_classes < 2:
+                raise ValueError(
+                    f"Task {self.name!r}: a multiclass task needs num_classes >= 2. "
+                    f"Received: num_classes={self.num_classes!r}"
+                )
+        elif self.num_classes is not None:
+            raise ValueError(
+                f"Task {self.name!r}: num_classes is only for multiclass tasks "
+                f"(type={self.type!r}). Received: num_classes={self.num_classes!r}"
+            )
 
     @property
     def activation(self):
-        return "sigmoid" if self.type == "binary" else "linear"
+        return {"binary": "sigmoid", "regression": "linear", "multiclass": "softmax"}[self.type]
+
+    @property
+    def output_units(self):
+        """Width of the task's output: 1, or one probability per class."""
+        return self.num_classes if self.type == "multiclass" else 1
 
     def loss(self):
+        """The task's Keras loss on the model's outputs (probabilities or values)."""
         if self.type == "binary":
             return keras.losses.BinaryCrossentropy(name=f"{self.name}_loss")
+        if self.type == "multiclass":
+            return keras.losses.SparseCategoricalCrossentropy(name=f"{self.name}_loss")
         return keras.losses.MeanSquaredError(name=f"{self.name}_loss")
 
     def metrics(self):
@@ -51,10 +74,15 @@ class Task:
             # bars and early stopping; reported figures use the exact
             # rank-based AUC of zoo.metrics.
             return [keras.metrics.AUC(name="auc")]
+        if self.type == "multiclass":
+            return [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
         return [keras.metrics.MeanSquaredError(name="mse")]
 
     def to_config(self):
-        return dataclasses.asdict(self)
+        config = dataclasses.asdict(self)
+        if config["num_classes"] is None:
+            del config["num_classes"]  # configs of binary / regression tasks stay as before
+        return config
 
     @classmethod
     def from_config(cls, config):

@@ -77,17 +77,38 @@ def test_default_train_then_evaluate_then_export(tmp_path):
         tmp_path / "savedmodels/mmoe-census-income/1/assets.extra/tf_serving_warmup_requests"
     ).exists()
     assert list((tmp_path / "run" / "logs").iterdir()), "no TensorBoard logs"
+    assert metrics["training"]["loss_weighting"]["type"] == "FixedLossWeights"
+    gates = metrics["gates"]["average_gate_weights"]
+    assert sorted(gates) == ["income", "never_married"]
+    assert sum(gates["income"].values()) == pytest.approx(1.0, rel=1e-5)
+    assert metrics["metrics"]["test"]["total_loss"] == pytest.approx(
+        metrics["metrics"]["test"]["income"]["loss"]
+        + metrics["metrics"]["test"]["never_married"]["loss"]
+    )
 
-    evaluated = _zoo(["evaluate", "--run-dir", "run"], tmp_path)
+    # The run is its own baseline here: RelaImpr 0.
+    evaluated = _zoo(["evaluate", "--run-dir", "run", "--baseline-run", "run"], tmp_path)
     assert evaluated.returncode == 0, evaluated.stderr[-3000:]
     evaluation = json.loads((tmp_path / "run" / "evaluation.json").read_text())
     assert evaluation["metrics"]["test"]["income"]["auc"] == pytest.approx(
         metrics["metrics"]["test"]["income"]["auc"], abs=1e-6
     )
+    assert evaluation["relaimpr"]["percent"]["test"]["income"] == pytest.approx(0.0, abs=1e-6)
+    assert evaluation["gates"]["collapsed_onto"] is None
+    with open(tmp_path / "run" / "gates-test.png", "rb") as f:
+        assert f.read(4) == b"\x89PNG"
 
     exported = _zoo(["export", "--run-dir", "run"], tmp_path)
     assert exported.returncode == 0, exported.stderr[-3000:]
     assert (tmp_path / "savedmodels/mmoe-census-income/2/saved_model.pb").exists()
+
+
+def test_loss_weight_flags(capsys):
+    with pytest.raises(SystemExit):
+        main(["train", "--loss-weights", "income:2"])
+    assert "expected TASK=WEIGHT pairs" in capsys.readouterr().err
+    with pytest.raises(SystemExit, match="cannot be combined with --loss-weighting gradnorm"):
+        main(["train", "--loss-weighting", "gradnorm", "--loss-weights", "income=2"])
 
 
 def test_bad_training_settings_are_reported_not_raised():
@@ -110,6 +131,8 @@ def test_synthetic_dataset_trains_like_any_other(tmp_path):
             "--output-dir",
             "run",
             "--no-export",
+            "--loss-weighting",
+            "uncertainty",
         ],
         tmp_path,
     )
@@ -120,5 +143,8 @@ def test_synthetic_dataset_trains_like_any_other(tmp_path):
     assert 0 < metrics["data"]["label_pearson_correlation"] < 0.5
     for task in ("task_1", "task_2"):
         assert 0 < metrics["metrics"]["test"][task]["mse"] < 1.0
+    weighting = metrics["training"]["loss_weighting"]
+    assert weighting["type"] == "UncertaintyWeighting"
+    assert weighting["task_weights"]["task_1"] != pytest.approx(0.5), "sigma never moved"
     evaluated = _zoo(["evaluate", "--run-dir", "run"], tmp_path)
     assert evaluated.returncode == 0, evaluated.stderr[-3000:]

@@ -52,6 +52,23 @@ def _units(text):
     return units
 
 
+def _task_weights(text):
+    weights = {}
+    for item in text.split(","):
+        if not item.strip():
+            continue
+        name, sep, value = item.partition("=")
+        try:
+            if not sep:
+                raise ValueError
+            weights[name.strip()] = float(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"expected TASK=WEIGHT pairs such as income=1,never_married=0.5; got {item!r}"
+            ) from None
+    return weights
+
+
 def build_parser():
     from zoo.data.registry import DATASETS
     from zoo.models.registry import MODELS
@@ -147,6 +164,23 @@ def build_parser():
     )
     model.add_argument("--dropout", type=float, help="dropout inside experts / bottoms (default 0)")
 
+    weighting = train.add_argument_group("multi-task loss")
+    weighting.add_argument(
+        "--loss-weighting",
+        choices=("fixed", "uncertainty", "gradnorm"),
+        default="fixed",
+        help="how task losses add up: fixed weights (--loss-weights, default all 1), learned "
+        "uncertainty weighting (Kendall et al. 2018) or GradNorm (Chen et al. 2018) "
+        "(default: %(default)s)",
+    )
+    weighting.add_argument(
+        "--loss-weights",
+        type=_task_weights,
+        default=None,
+        help="with --loss-weighting fixed: TASK=WEIGHT,... e.g. income=1,never_married=0.5; "
+        "tasks not named get 1",
+    )
+
     fitting = train.add_argument_group("training")
     fitting.add_argument(
         "--epochs",
@@ -204,6 +238,12 @@ def build_parser():
         help="split(s) to evaluate; repeatable (default: validation and test)",
     )
     evaluate.add_argument("--data-dir", default=None, help="override the run's data folder")
+    evaluate.add_argument(
+        "--baseline-run",
+        default=None,
+        help="another `zoo train` folder on the same data: report RelaImpr of every binary "
+        "task's AUC against that run's",
+    )
 
     export = commands.add_parser(
         "export",
@@ -261,11 +301,37 @@ def _print_metrics(title, metrics_by_split):
     for split, results in metrics_by_split.items():
         parts = []
         for task, values in results.items():
-            if task == "num_rows":
+            if not isinstance(values, dict):
                 continue
-            shown = ", ".join(f"{k} {v:.4f}" for k, v in values.items())
+            shown = ", ".join(
+                f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}"
+                for k, v in values.items()
+                if k != "num_labeled" or v != results["num_rows"]
+            )
             parts.append(f"{task}: {shown}")
+        parts.append(f"total loss {results['total_loss']:.4f}")
         print(f"  {split:<10} " + " | ".join(parts))
+
+
+def _loss_weighting_argument(args):
+    if args.loss_weights is not None and args.loss_weighting != "fixed":
+        raise SystemExit(
+            "zoo train: error: --loss-weights sets fixed weights; it cannot be combined with "
+            f"--loss-weighting {args.loss_weighting}."
+        )
+    return args.loss_weights if args.loss_weights is not None else args.loss_weighting
+
+
+def _gate_summary(model, dataset, split):
+    from zoo.training.gate_diagnostics import gate_report
+
+    report = gate_report(model, dataset, split)
+    if report["collapsed_onto"] is not None:
+        print(
+            f"Warning: expert collapse, {report['collapsed_onto']!r} takes more than "
+            f"{report['collapse_threshold']:.0%} of every task's gate weight on {split}."
+        )
+    return report
 
 
 def _warmup_rows(dataset, count=8):
@@ -315,7 +381,12 @@ def run_train(args):
     os.makedirs(output_dir, exist_ok=True)
     config.tensorboard_dir = os.path.join(output_dir, "logs")
     try:
-        model = model_class(tasks=dataset.tasks, preprocessor=preprocessor, **model_kwargs)
+        model = model_class(
+            tasks=dataset.tasks,
+            preprocessor=preprocessor,
+            loss_weighting=_loss_weighting_argument(args),
+            **model_kwargs,
+        )
     except ValueError as error:
         raise SystemExit(f"zoo train: error: {error}") from None
     print(
@@ -333,6 +404,7 @@ def run_train(args):
         f"Training throughput: {result.train_samples_per_second:,.0f} samples/s "
         "(median of the epochs after the first)"
     )
+    gates = _gate_summary(model, dataset, "test") if model.gate_expert_names() else None
 
     model_path = os.path.join(output_dir, "model.keras")
     # Saved beside, then renamed, like metrics.json: never a truncated model.keras.
@@ -358,6 +430,10 @@ def run_train(args):
             "steps_per_execution": config.steps_per_execution,
             "early_stopping_patience": config.early_stopping_patience,
             "seed": config.seed,
+            "loss_weighting": {
+                "type": type(model.loss_weighting).__name__,
+                "task_weights": model.loss_weighting.task_weights(),
+            },
             "epochs_run": result.epochs_run,
             "best_epoch": result.best_epoch,
             "epoch_seconds": [round(s, 4) for s in result.epoch_seconds],
@@ -365,6 +441,7 @@ def run_train(args):
         },
         "throughput": {"train_samples_per_second": round(result.train_samples_per_second, 1)},
         "metrics": metrics,
+        "gates": gates,
         "artifacts": {
             "model": os.path.abspath(model_path),
             "saved_model": export_path and os.path.abspath(export_path),
@@ -409,17 +486,63 @@ def _load_run(run_dir, data_dir=None):
     return run, dataset, model
 
 
+def _relative_improvements(metrics, baseline_dir):
+    """RelaImpr of each binary task's AUC against the same split of another run."""
+    from zoo.metrics.ranking import relative_improvement
+
+    path = os.path.join(baseline_dir, "evaluation.json")
+    if not os.path.exists(path):
+        path = os.path.join(baseline_dir, "metrics.json")
+    if not os.path.exists(path):
+        raise SystemExit(
+            f"zoo evaluate: error: --baseline-run {baseline_dir!r} has no metrics.json"
+        )
+    with open(path) as f:
+        baseline = json.load(f)
+    out = {}
+    for split, results in metrics.items():
+        base = baseline["metrics"].get(split)
+        if base is None:
+            raise SystemExit(
+                f"zoo evaluate: error: the baseline run {baseline_dir!r} has no {split!r} metrics "
+                f"in {path}"
+            )
+        out[split] = {
+            task: relative_improvement(values["auc"], base[task]["auc"])
+            for task, values in results.items()
+            if isinstance(values, dict) and "auc" in values and task in base
+        }
+    return {"baseline_run": os.path.abspath(baseline_dir), "percent": out}
+
+
 def run_evaluate(args):
+    from zoo.training.gate_diagnostics import plot_gate_heatmap
     from zoo.training.trainer import evaluate
 
     run, dataset, model = _load_run(args.run_dir, args.data_dir)
     splits = args.split or ["validation", "test"]
     metrics = {split: evaluate(model, dataset, split) for split in splits}
     _print_metrics(f"{run['model']} on {dataset.name}:", metrics)
+    payload = {"model": run["model"], "data": dataset.settings, "metrics": metrics}
+    if args.baseline_run:
+        payload["relaimpr"] = _relative_improvements(metrics, args.baseline_run)
+        for split, values in payload["relaimpr"]["percent"].items():
+            shown = ", ".join(f"{task} {v:+.2f}%" for task, v in values.items())
+            print(f"RelaImpr vs {args.baseline_run} on {split}: {shown}")
+    if model.gate_expert_names():
+        split = splits[-1]
+        payload["gates"] = _gate_summary(model, dataset, split)
+        picture = os.path.join(args.run_dir, f"gates-{split}.png")
+        plot_gate_heatmap(
+            payload["gates"]["average_gate_weights"],
+            picture,
+            title=f"{run['model']} on {dataset.name}, {split}: mean gate weight per expert",
+        )
+        print(f"Gate heat map: {picture}")
     path = os.path.join(args.run_dir, "evaluation.json")
-    _write_json(path, {"model": run["model"], "data": dataset.settings, "metrics": metrics})
+    _write_json(path, payload)
     print(f"Wrote {path}")
-    return metrics
+    return payload
 
 
 def run_export(args):

@@ -3,6 +3,7 @@ import dataclasses
 import numpy as np
 import tensorflow as tf
 
+from zoo.data.errors import DataError
 from zoo.features.preprocessor import FeaturePreprocessor
 
 
@@ -13,14 +14,48 @@ class Split:
     Attributes:
         features: dict from feature name to a 1-D numpy array of raw values
             (str for string categoricals, int64, float32).
-        labels: dict from task name to a 1-D float32 numpy array.
+        labels: dict from task name to a 1-D numpy array: 0/1 for binary
+            tasks, values for regression, class ids for multiclass.
+        label_masks: dict from task name to a 1-D bool array, True where
+            the row has that task's label. Tasks not named have every
+            label. A missing label is only ever said here: the label value
+            at a masked row is ignored (it may be NaN), and a NaN label
+            without a mask is an error, never read as a negative.
     """
 
     features: dict
     labels: dict
+    label_masks: dict = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self):
+        num_rows = len(self)
+        for task, mask in self.label_masks.items():
+            if task not in self.labels:
+                raise DataError(f"label_masks names {task!r}, which has no labels")
+            mask = np.asarray(mask)
+            if mask.dtype != bool or mask.shape != (num_rows,):
+                raise DataError(
+                    f"label mask of {task!r}: expected a bool array of shape ({num_rows},), "
+                    f"got dtype {mask.dtype} and shape {mask.shape}"
+                )
+        for task, values in self.labels.items():
+            values = np.asarray(values, dtype=np.float64)
+            present = self.label_present(task)
+            bad = ~np.isfinite(values) & present
+            if bad.any():
+                row = int(np.flatnonzero(bad)[0])
+                raise DataError(
+                    f"label {task!r} is {values[row]} at row {row} ({int(bad.sum())} rows in "
+                    "all); mark missing labels in label_masks instead"
+                )
 
     def __len__(self):
         return len(next(iter(self.labels.values())))
+
+    def label_present(self, task):
+        """Bool array: which rows have a label for `task`."""
+        mask = self.label_masks.get(task)
+        return np.ones(len(self), bool) if mask is None else np.asarray(mask)
 
 
 @dataclasses.dataclass
@@ -35,6 +70,8 @@ class TabularDataset:
             from `train` only.
         settings: dict describing how the dataset was built (for metrics.json).
         summary: one line about the data worth printing before training, or "".
+        user_feature: name of the raw feature that identifies the user, for
+            GAUC; `None` if the data has no users.
     """
 
     name: str
@@ -45,6 +82,11 @@ class TabularDataset:
     test: Split
     settings: dict = dataclasses.field(default_factory=dict)
     summary: str = ""
+    user_feature: str | None = None
+
+    @property
+    def has_label_masks(self):
+        return any(s.label_masks for s in (self.train, self.validation, self.test))
 
     def split(self, name):
         if name not in ("train", "validation", "test"):
@@ -56,7 +98,12 @@ class TabularDataset:
         return FeaturePreprocessor(self.features).adapt(self.train.features)
 
     def tf_dataset(self, split, preprocessor, batch_size, shuffle=False, seed=None):
-        """`(features, labels)` batches of a split, for `model.fit` / `evaluate` / `predict`.
+        """Batches of a split for `model.fit` / `evaluate` / `predict`.
+
+        `(features, labels)`, or `(features, labels, sample_weights)` when
+        any split of the dataset has label masks: each task's weight is 1
+        where its label is present and 0 where it is missing (the label
+        there is replaced by 0, which the weight then ignores).
 
         The raw values go through `preprocessor` once, here, and stay in
         memory as whole columns; see `batched_dataset` for how batches are
@@ -64,8 +111,13 @@ class TabularDataset:
         """
         data = self.split(split)
         features = preprocessor(data.features)
-        labels = {name: np.asarray(v, "float32")[:, None] for name, v in data.labels.items()}
-        return batched_dataset((features, labels), batch_size, shuffle=shuffle, seed=seed)
+        labels, weights = {}, {}
+        for name, values in data.labels.items():
+            present = data.label_present(name)
+            labels[name] = np.where(present, np.asarray(values, "float32"), 0.0)[:, None]
+            weights[name] = present.astype("float32")
+        columns = (features, labels, weights) if self.has_label_masks else (features, labels)
+        return batched_dataset(columns, batch_size, shuffle=shuffle, seed=seed)
 
 
 def batched_dataset(columns, batch_size, shuffle=False, seed=None):

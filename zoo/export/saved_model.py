@@ -29,7 +29,11 @@ def serving_input_signature(preprocessor):
 
 
 def make_serving_function(model):
-    """A `tf.function` raw features -> `{task: (batch,) prediction}` with named arguments."""
+    """A `tf.function` raw features -> `{task: prediction}` with named arguments.
+
+    Binary and regression tasks answer `(batch,)`, multiclass tasks
+    `(batch, classes)` probabilities.
+    """
     preprocessor = model.preprocessor
     if preprocessor is None:
         raise ValueError(
@@ -42,7 +46,10 @@ def make_serving_function(model):
         features = preprocessor(dict(zip(names, raw_values)))
         outputs = model(features, training=False)
         # (batch, 1) -> (batch,): one scalar per row and task in TF Serving's answers.
-        return {task: tf.reshape(outputs[task], (-1,)) for task in model.task_names}
+        return {
+            t.name: tf.reshape(outputs[t.name], (-1,)) if t.output_units == 1 else outputs[t.name]
+            for t in model.tasks
+        }
 
     return tf.function(serve, input_signature=serving_input_signature(preprocessor))
 

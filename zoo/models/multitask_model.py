@@ -1,8 +1,11 @@
 import keras
+import tensorflow as tf
+from keras import ops
 
 from zoo.api import register
 from zoo.layers.features.feature_embedding import FeatureEmbedding
 from zoo.layers.towers.tower import Tower
+from zoo.losses.weighting import get_loss_weighting
 from zoo.tasks import as_tasks
 
 
@@ -30,6 +33,11 @@ class MultiTaskModel(keras.Model):
         preprocessor: an adapted `FeaturePreprocessor`, or `None`.
         tower_units: list of int, hidden widths of every task tower.
         tower_dropout: float, dropout in the towers.
+        loss_weighting: how the task losses add up to the training loss:
+            `None` or `"fixed"` (plain sum), a dict from task name to a fixed
+            weight, `"uncertainty"`, `"gradnorm"`, or a
+            `zoo.losses.LossWeighting`. Its learned weights are saved with
+            the model.
         **kwargs: `keras.Model` keyword arguments, e.g. `name`.
 
     Call arguments:
@@ -37,8 +45,16 @@ class MultiTaskModel(keras.Model):
         training: bool.
 
     Returns:
-        Dict from task name to `(batch, 1)` predictions: probabilities for
-        binary tasks, values for regression tasks.
+        Dict from task name to predictions: `(batch, 1)` probabilities for
+        binary tasks and values for regression tasks, `(batch, classes)`
+        probabilities for multiclass tasks.
+
+    Labels and masks: `fit` takes `(features, labels)` or `(features,
+    labels, sample_weight)` with dicts keyed by task name. A task's
+    sample weight of 0 marks a row whose label is missing: that row adds
+    nothing to the task's loss or metrics, and the task's loss is the mean
+    over the rows that have its label (`zoo.data.TabularDataset` builds
+    these weights from its label masks).
     """
 
     def __init__(
@@ -49,6 +65,7 @@ class MultiTaskModel(keras.Model):
         preprocessor=None,
         tower_units=(16,),
         tower_dropout=0.0,
+        loss_weighting=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -77,10 +94,21 @@ class MultiTaskModel(keras.Model):
         self.tower_dropout = tower_dropout
         self.embedding = FeatureEmbedding(self.features, name="embedding")
         self.towers = {
-            t.name: Tower(self.tower_units, dropout=tower_dropout, name=f"tower_{t.name}")
+            t.name: Tower(
+                self.tower_units,
+                output_units=t.output_units,
+                dropout=tower_dropout,
+                name=f"tower_{t.name}",
+            )
             for t in self.tasks
         }
         self.output_activations = {t.name: keras.activations.get(t.activation) for t in self.tasks}
+        self.loss_weighting = get_loss_weighting(loss_weighting, self.task_names)
+        # Per-task losses in the training logs ("income_loss", "val_income_loss").
+        self.task_loss_trackers = {
+            t.name: keras.metrics.Mean(name=f"{t.name}_loss") for t in self.tasks
+        }
+        self.task_loss_functions = {t.name: t.loss() for t in self.tasks}
 
     def build(self, input_shape=None):
         # Run the sublayers once on a one-row dummy batch so every weight
@@ -93,7 +121,18 @@ class MultiTaskModel(keras.Model):
             for f in self.features
         }
         self.task_logits(dummy)
+        if not self.loss_weighting.built:  # a loaded weighting arrives built
+            self.loss_weighting.build()
         self.built = True
+
+    # build() needs no input shape (the feature list says it all), so the
+    # build config only records that the model was built.
+    def get_build_config(self):
+        return {"built": True} if self.built else None
+
+    def build_from_config(self, config):
+        if config:
+            self.build()
 
     @property
     def task_names(self):
@@ -118,27 +157,133 @@ class MultiTaskModel(keras.Model):
     def gate_weights(self, inputs):
         """Dict from gate name to `(batch, experts)` weights; task gates by task name."""
         _, weights = self.task_representations(inputs, return_gate_weights=True)
-        return {self._gate_display_name(name): w for name, w in weights.items()}
+        return {self._display_name(name): w for name, w in weights.items()}
 
-    def _gate_display_name(self, name):
-        # Switchers name gates "task_k" (or "level_l/task_k"); show the task.
-        prefix, _, last = name.rpartition("/")
-        if last.startswith("task_") and last[5:].isdigit():
-            last = self.tasks[int(last[5:])].name
-        return f"{prefix}/{last}" if prefix else last
+    def gate_expert_names(self):
+        """Dict from gate name (as in `gate_weights`) to the names of its experts."""
+        return {
+            self._display_name(gate): [self._display_name(e) for e in experts]
+            for gate, experts in self.switcher.gate_expert_names().items()
+        }
+
+    def _display_name(self, name):
+        # Switchers say "task_k" in gate and expert names ("level_0/task_1",
+        # "task_0/expert_2"); show the task's name instead.
+        parts = name.split("/")
+        for i, part in enumerate(parts):
+            if part.startswith("task_") and part[5:].isdigit():
+                parts[i] = self.tasks[int(part[5:])].name
+        return "/".join(parts)
+
+    # ------------------------------------------------------------------
+    # Training: per-task masked losses, combined by `loss_weighting`.
+    # ------------------------------------------------------------------
+
+    def task_losses(self, y, y_pred, sample_weight=None):
+        """List of scalar losses, one per task in order, each over the rows with a label.
+
+        Args:
+            y: dict from task name to labels.
+            y_pred: dict from task name to the model's outputs.
+            sample_weight: `None`, or a dict from task name to `(batch,)` or
+                `(batch, 1)` weights; 0 marks a missing label.
+        """
+        losses = []
+        for task in self.tasks:
+            # Loss.call gives the unreduced per-row loss, shape (batch,).
+            per_row = self.task_loss_functions[task.name].call(y[task.name], y_pred[task.name])
+            weight = None if sample_weight is None else sample_weight.get(task.name)
+            if weight is None:
+                value = ops.mean(per_row)
+                count = ops.cast(ops.shape(per_row)[0], per_row.dtype)
+            else:
+                weight = ops.reshape(ops.cast(weight, per_row.dtype), (-1,))
+                count = ops.sum(weight)
+                # A batch without any label of this task adds 0, not NaN.
+                value = ops.divide_no_nan(ops.sum(weight * per_row), count)
+            self.task_loss_trackers[task.name].update_state(value, sample_weight=count)
+            losses.append(value)
+        return losses
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        loss = self.loss_weighting(self.task_losses(y, y_pred, sample_weight), training=training)
+        if self.losses:  # kernel regularizers
+            loss = loss + ops.sum(ops.stack(self.losses))
+        return loss
+
+    def train_step(self, data):
+        if not self.loss_weighting.uses_gradient_norms:
+            return super().train_step(data)
+        return self._gradient_norm_train_step(data)
+
+    def _gradient_norm_train_step(self, data):
+        # GradNorm: besides the usual gradient, each task's gradient norm on
+        # the weights all tasks share, from which the weighting computes
+        # the gradient of its own weights (zoo.losses.GradNorm).
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        with tf.GradientTape(persistent=True) as tape:
+            y_pred = self(x, training=True)
+            task_losses = self.task_losses(y, y_pred, sample_weight)
+            loss = self.loss_weighting(task_losses, training=True)
+            if self.losses:
+                loss = loss + ops.sum(ops.stack(self.losses))
+            scaled_loss = self.optimizer.scale_loss(loss)
+        # Asked after the forward pass: a model's weights exist only once it has run.
+        shared = self.switcher.shared_weights()
+        if not shared:
+            raise ValueError(
+                f"GradNorm needs weights shared by all tasks, and {type(self).__name__}'s "
+                "switcher has none. Use another loss weighting for this model."
+            )
+        batch_size = ops.shape(next(iter(x.values())))[0]
+        self._loss_tracker.update_state(loss, sample_weight=batch_size)
+        norms = ops.stack(
+            [
+                tf.linalg.global_norm(
+                    [g for g in tape.gradient(task_loss, shared) if g is not None]
+                )
+                for task_loss in task_losses
+            ]
+        )
+        variables = self.trainable_variables
+        gradients = tape.gradient(scaled_loss, variables)
+        del tape
+        weighting_variables = self.loss_weighting.trainable_variables
+        with tf.GradientTape() as weighting_tape:
+            balance_loss = self.loss_weighting.balance_loss(task_losses, norms)
+        by_variable = dict(
+            zip(
+                (id(v) for v in weighting_variables),
+                weighting_tape.gradient(balance_loss, weighting_variables),
+            )
+        )
+        gradients = [by_variable.get(id(v), g) for v, g in zip(variables, gradients)]
+        self.optimizer.apply_gradients(zip(gradients, variables))
+        self.loss_weighting.renormalize()
+        return self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
 
     def compile(self, optimizer="adam", loss=None, metrics=None, **kwargs):
         """`keras.Model.compile` with per-task defaults.
 
-        Unless given, the loss of each task follows its type (binary
-        cross-entropy or MSE), metrics are AUC or MSE per task, and the
-        optimizer is Adam with learning rate 1e-3.
+        The training loss is `loss_weighting` (set when the model is built)
+        over the per-task losses. Each task's loss follows its type (binary
+        or sparse categorical cross-entropy, MSE) unless `loss` maps the
+        task's name to another Keras loss; metrics are AUC, accuracy or MSE
+        per task unless given; the optimizer defaults to Adam with learning
+        rate 1e-3.
         """
-        if loss is None:
-            loss = {t.name: t.loss() for t in self.tasks}
+        loss = dict(loss or {})
+        unknown = sorted(set(loss) - set(self.task_names))
+        if unknown:
+            raise ValueError(
+                f"`loss` names unknown tasks {unknown}; the tasks are {self.task_names}."
+            )
+        self.task_loss_functions = {
+            t.name: _loss_object(loss[t.name]) if t.name in loss else t.loss() for t in self.tasks
+        }
         if metrics is None:
             metrics = {t.name: t.metrics() for t in self.tasks}
-        super().compile(optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
+        super().compile(optimizer=optimizer, metrics=metrics, **kwargs)
 
     def compile_from_config(self, config):
         # Needed because compile() is overridden: Keras skips re-compiling a
@@ -160,8 +305,19 @@ class MultiTaskModel(keras.Model):
                 ),
                 "tower_units": self.tower_units,
                 "tower_dropout": self.tower_dropout,
+                "loss_weighting": keras.layers.serialize(self.loss_weighting),
             }
         )
         if type(self) is MultiTaskModel:
             config["switcher"] = keras.layers.serialize(self.switcher)
         return config
+
+
+def _loss_object(identifier):
+    """A `keras.losses.Loss` (whose `call` is per row) from a name, function or Loss."""
+    loss = keras.losses.get(identifier)
+    if isinstance(loss, keras.losses.Loss):
+        return loss
+    if callable(loss):
+        return keras.losses.LossFunctionWrapper(loss)
+    raise ValueError(f"Expected a Keras loss. Received: {identifier!r}")

@@ -7,7 +7,14 @@ import time
 import keras
 import numpy as np
 
-from zoo.metrics.ranking import binary_cross_entropy, mean_squared_error, roc_auc
+from zoo.metrics.ranking import (
+    accuracy,
+    binary_cross_entropy,
+    categorical_cross_entropy,
+    group_auc,
+    mean_squared_error,
+    roc_auc,
+)
 
 
 @dataclasses.dataclass
@@ -176,28 +183,73 @@ def steady_epoch_seconds(epoch_seconds):
 
 
 def predict(model, dataset, split, batch_size=4096):
-    """Dict from task name to a 1-D numpy array of predictions on a split."""
+    """Dict from task name to numpy predictions on a split.
+
+    1-D arrays for binary and regression tasks, `(rows, classes)` arrays
+    for multiclass tasks.
+    """
     data = dataset.tf_dataset(split, model.preprocessor, batch_size)
-    outputs = model.predict(data.map(lambda features, labels: features), verbose=0)
-    return {name: np.asarray(values).reshape(-1) for name, values in outputs.items()}
+    outputs = model.predict(data.map(lambda features, *labels: features), verbose=0)
+    return {
+        t.name: np.asarray(outputs[t.name]).reshape(-1)
+        if t.output_units == 1
+        else np.asarray(outputs[t.name])
+        for t in model.tasks
+    }
+
+
+def task_metrics(task, labels, predictions, users=None):
+    """Exact metrics of one task on the rows that have its label.
+
+    Binary: `auc`, `loss` (cross-entropy) and, with `users`, `gauc` with
+    the number of users used and skipped. Multiclass: `accuracy`, `loss`.
+    Regression: `mse`, `loss` (the same number).
+    """
+    if task.type == "binary":
+        out = {
+            "auc": roc_auc(labels, predictions),
+            "loss": binary_cross_entropy(labels, predictions),
+        }
+        if users is not None:
+            grouped = group_auc(labels, predictions, users)
+            out["gauc"] = grouped["gauc"]
+            out["gauc_users"] = grouped["groups_used"]
+            out["gauc_users_skipped"] = grouped["groups_skipped"]
+        return out
+    if task.type == "multiclass":
+        return {
+            "accuracy": accuracy(labels, predictions),
+            "loss": categorical_cross_entropy(labels, predictions),
+        }
+    mse = mean_squared_error(labels, predictions)
+    return {"mse": mse, "loss": mse}
 
 
 def evaluate(model, dataset, split, batch_size=4096):
     """Exact per-task metrics of `model` on a split of `dataset`.
 
+    Each task is scored on the rows that have its label (see
+    `Split.label_masks`); GAUC is added for binary tasks when the dataset
+    names a `user_feature`.
+
     Returns:
-        Dict from task name to `{"auc", "loss"}` for binary tasks or
-        `{"mse", "loss"}` for regression tasks, plus `"num_rows"`.
+        Dict from task name to its metrics (`task_metrics`, plus
+        `num_labeled` rows), `"total_loss"`: the sum of the task losses
+        (the multi-task loss with every weight 1), and `"num_rows"`.
     """
     predictions = predict(model, dataset, split, batch_size)
-    labels = dataset.split(split).labels
+    data = dataset.split(split)
+    users = data.features[dataset.user_feature] if dataset.user_feature else None
     results = {}
     for task in model.tasks:
-        y, p = labels[task.name], predictions[task.name]
-        if task.type == "binary":
-            results[task.name] = {"auc": roc_auc(y, p), "loss": binary_cross_entropy(y, p)}
-        else:
-            mse = mean_squared_error(y, p)
-            results[task.name] = {"mse": mse, "loss": mse}
-    results["num_rows"] = len(dataset.split(split))
+        present = data.label_present(task.name)
+        results[task.name] = task_metrics(
+            task,
+            np.asarray(data.labels[task.name])[present],
+            predictions[task.name][present],
+            None if users is None else np.asarray(users)[present],
+        )
+        results[task.name]["num_labeled"] = int(present.sum())
+    results["total_loss"] = float(sum(results[t.name]["loss"] for t in model.tasks))
+    results["num_rows"] = len(data)
     return results

@@ -175,6 +175,19 @@ class CGCSwitcher(Switcher):
             outputs.append(ops.einsum("be,beu->bu", w, pool))
         return (outputs, weights) if return_gate_weights else outputs
 
+    def shared_weights(self):
+        return self.shared_experts.trainable_weights if self.shared_experts is not None else []
+
+    def gate_expert_names(self):
+        own = [
+            [f"task_{k}/expert_{i}" for i in range(n)] for k, n in enumerate(self.num_task_experts)
+        ]
+        shared = [f"shared/expert_{i}" for i in range(self.num_shared_experts)]
+        names = {f"task_{k}": own[k] + shared for k in range(self.num_tasks)}
+        if self.shared_gate is not None:
+            names["shared"] = [e for experts in own for e in experts] + shared
+        return names
+
     def get_config(self):
         config = super().get_config()
         config.update(

@@ -121,6 +121,13 @@ class MMoESwitcher(Switcher):
             outputs = [mixed[f"task_{k}"] for k in range(self.num_tasks)]
         return (outputs, weights) if return_gate_weights else outputs
 
+    def shared_weights(self):
+        return self.experts.trainable_weights
+
+    def gate_expert_names(self):
+        experts = [f"expert_{i}" for i in range(self.num_experts)]
+        return {name: experts for name in self.gates}
+
     def get_config(self):
         config = super().get_config()
         config.update(

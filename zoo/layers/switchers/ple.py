@@ -114,6 +114,16 @@ class PLESwitcher(Switcher):
             all_weights.update({f"level_{index}/{name}": w for name, w in weights.items()})
         return (x, all_weights) if return_gate_weights else x
 
+    def shared_weights(self):
+        return [w for level in self.levels for w in level.shared_weights()]
+
+    def gate_expert_names(self):
+        return {
+            f"level_{index}/{gate}": [f"level_{index}/{e}" for e in experts]
+            for index, level in enumerate(self.levels)
+            for gate, experts in level.gate_expert_names().items()
+        }
+
     def get_config(self):
         config = super().get_config()
         config.update(

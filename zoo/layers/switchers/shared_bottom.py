@@ -66,6 +66,9 @@ class SharedBottomSwitcher(Switcher):
         outputs = [shared] * self.num_tasks
         return (outputs, {}) if return_gate_weights else outputs
 
+    def shared_weights(self):
+        return self.bottom.trainable_weights
+
     def compute_output_shape(self, input_shape):
         return [self.bottom.compute_output_shape(input_shape)] * self.num_tasks
 

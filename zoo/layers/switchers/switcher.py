@@ -42,6 +42,23 @@ class Switcher(keras.layers.Layer):
         self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
         self.seed = seed
 
+    def shared_weights(self):
+        """The trainable weights every task's output depends on (none here).
+
+        GradNorm measures each task's gradient norm on these. Switchers that
+        share weights between all tasks override this.
+        """
+        return []
+
+    def gate_expert_names(self):
+        """Dict from gate name to the names of the experts it weighs, in order.
+
+        The same expert has the same name in every gate that sees it, which
+        is how gate diagnostics tell that all tasks lean on one expert.
+        Empty for switchers without gates.
+        """
+        return {}
+
     def get_config(self):
         config = super().get_config()
         config.update(
