@@ -38,6 +38,27 @@ from census_models import ARCH_TEXT, ARCHITECTURES, DISPLAY, MODEL_ORDER  # noqa
 # ranking results on Census-Income), all-features protocol, task group 1, with
 # embeddings of 4, experts [16], towers [8], batch 1024, Adam 1e-3, weight
 # decay 1e-4, early-stopping patience 30. Only these three are published.
+# --setup torch-rechub: torch-rechub's run_census.py settings as far as the zoo
+# has them: experts [16] with BatchNorm (torch-rechub's MLP puts BatchNorm1d
+# in every layer; our towers and Shared-Bottom bottom have none), towers [8],
+# Shared-Bottom bottom [117] (its size there), PLE 2 levels of 2 task + 1
+# shared experts, early stopping on the first task's validation AUC with
+# patience 30 (at most 100 epochs). Not reproduced: Adam weight decay 1e-4
+# (L2 in torch; Keras' weight_decay is decoupled, a different method).
+TORCH_RECHUB = {
+    "shared-bottom": {"bottom_units": [117], "tower_units": [8]},
+    "mmoe": {"num_experts": 8, "expert_units": [16], "tower_units": [8], "expert_batch_norm": True},
+    "ple": {
+        "num_levels": 2,
+        "num_task_experts": 2,
+        "num_shared_experts": 1,
+        "expert_units": [16],
+        "tower_units": [8],
+        "expert_batch_norm": True,
+    },
+}
+SETUPS = {"zoo": ARCHITECTURES, "torch-rechub": TORCH_RECHUB}
+
 PUBLISHED = {
     ("all-features", 1): {
         "source": "torch-rechub (reported)",
@@ -48,8 +69,9 @@ PUBLISHED = {
 }
 
 
-def cell_path(runs_dir, group, protocol, seed, model):
-    return os.path.join(runs_dir, f"g{group}-{protocol}-s{seed}-{model}.json")
+def cell_path(runs_dir, group, protocol, seed, model, setup="zoo"):
+    prefix = "" if setup == "zoo" else f"{setup}-"
+    return os.path.join(runs_dir, f"{prefix}g{group}-{protocol}-s{seed}-{model}.json")
 
 
 def child(group, protocol, seed, models, settings, runs_dir):
@@ -67,19 +89,23 @@ def child(group, protocol, seed, models, settings, runs_dir):
 
     dataset = load_census_income(task_group=group, protocol=protocol, embedding_dim=4)
     preprocessor = dataset.make_preprocessor()
+    setup = settings["setup"]
     for model_name in models:
-        path = cell_path(runs_dir, group, protocol, seed, model_name)
+        path = cell_path(runs_dir, group, protocol, seed, model_name, setup)
         if os.path.exists(path):
             continue
         keras.utils.set_random_seed(seed)
         model = get_model_class(model_name)(
-            tasks=dataset.tasks, preprocessor=preprocessor, **ARCHITECTURES[model_name]
+            tasks=dataset.tasks, preprocessor=preprocessor, **SETUPS[setup][model_name]
         )
         config = TrainingConfig(
             epochs=settings["epochs"],
             batch_size=settings["batch_size"],
             learning_rate=settings["learning_rate"],
             early_stopping_patience=settings["patience"],
+            early_stopping_monitor=(
+                f"val_{dataset.tasks[0].name}_auc" if setup == "torch-rechub" else "val_loss"
+            ),
             seed=seed,
             verbose=0,
         )
@@ -87,6 +113,7 @@ def child(group, protocol, seed, models, settings, runs_dir):
         result = fit(model, dataset, config)
         seconds = time.perf_counter() - t0
         record = {
+            "setup": setup,
             "group": group,
             "protocol": protocol,
             "seed": seed,
@@ -94,6 +121,11 @@ def child(group, protocol, seed, models, settings, runs_dir):
             "tasks": [t.name for t in dataset.tasks],
             "validation": evaluate(model, dataset, "validation"),
             "test": evaluate(model, dataset, "test"),
+            "early_stopping": {
+                "monitor": config.early_stopping_monitor,
+                "patience": config.early_stopping_patience,
+                "max_epochs": config.epochs,
+            },
             "epochs_run": result.epochs_run,
             "best_epoch": result.best_epoch,
             "fit_seconds": round(seconds, 1),
@@ -125,15 +157,16 @@ def summarize(runs):
     """Mean / std / n of test AUC per (group, protocol, model, task)."""
     cells = {}
     for r in runs:
-        key = (r["group"], r["protocol"], r["model"])
+        key = (r.get("setup", "zoo"), r["group"], r["protocol"], r["model"])
         cell = cells.setdefault(key, {"tasks": r["tasks"], "auc": {}, "epochs": [], "seeds": []})
         cell["seeds"].append(r["seed"])
         cell["epochs"].append(r["best_epoch"])
         for t in r["tasks"]:
             cell["auc"].setdefault(t, []).append(r["test"][t]["auc"])
     out = []
-    for (group, protocol, model), cell in sorted(cells.items()):
+    for (setup, group, protocol, model), cell in sorted(cells.items()):
         row = {
+            "setup": setup,
             "group": group,
             "protocol": protocol,
             "model": model,
@@ -174,7 +207,34 @@ def markdown(report):
     ]
     lines += [f"- {DISPLAY[m]}: {ARCH_TEXT[m]}" for m in MODEL_ORDER]
     lines.append("")
-    summary = report["summary"]
+    lines += _tables(report["summary"], "zoo", "##")
+    if any(r["setup"] == "torch-rechub" for r in report["summary"]):
+        lines += [
+            "## With torch-rechub's settings",
+            "",
+            "`--setup torch-rechub`: experts [16] with BatchNorm, towers [8], Shared-Bottom "
+            "bottom [117], PLE 2 levels of 2 task + 1 shared experts; early stopping on the "
+            "first task's validation AUC (Keras' 200-threshold AUC) with patience 30, at most "
+            "100 epochs, best epoch kept. Not reproduced: BatchNorm in towers and in the "
+            "Shared-Bottom bottom, Adam weight decay 1e-4, and their random (unseeded) "
+            "validation/test split.",
+            "",
+        ]
+        lines += _tables(report["summary"], "torch-rechub", "###")
+    if any(PUBLISHED):
+        lines += [
+            "✓ / ✗: our mean at or above / below the published figure. torch-rechub's "
+            "figures are as published in examples/ranking/README.md of "
+            "datawhalechina/torch-rechub (single runs; PLE is their `num_level=2` row), not "
+            "re-measured here.",
+            "",
+        ]
+    return "\n".join(lines)
+
+
+def _tables(summary, setup, level):
+    lines = []
+    summary = [r for r in summary if r["setup"] == setup]
     for group in sorted({r["group"] for r in summary}):
         for protocol in ("paper", "all-features"):
             rows = [r for r in summary if r["group"] == group and r["protocol"] == protocol]
@@ -186,7 +246,7 @@ def markdown(report):
             if published:
                 header.append(f"{published['source']}")
             lines += [
-                f"## Task group {group} ({', '.join(tasks)}), protocol `{protocol}`",
+                f"{level} Task group {group} ({', '.join(tasks)}), protocol `{protocol}`",
                 "",
                 "| " + " | ".join(header) + " |",
                 "|" + "---|" * len(header),
@@ -213,14 +273,7 @@ def markdown(report):
                         cells.append(" / ".join(marks))
                 lines.append("| " + " | ".join(cells) + " |")
             lines.append("")
-    if any(PUBLISHED):
-        lines += [
-            "✓ / ✗: our mean at or above / below the published figure. torch-rechub's "
-            "figures are as published (embeddings 4, experts [16], towers [8], batch 1024, "
-            "Adam 1e-3, weight decay 1e-4, patience 30), not re-measured here.",
-            "",
-        ]
-    return "\n".join(lines)
+    return lines
 
 
 def render(out_dir, runs_dir, settings, command, started):
@@ -260,6 +313,14 @@ def main(argv=None):
     parser.add_argument("--out", default=os.path.join(HERE, "results"))
     parser.add_argument("--fresh", action="store_true", help="discard earlier run files")
     parser.add_argument("--render-only", action="store_true")
+    parser.add_argument(
+        "--setup",
+        choices=sorted(SETUPS),
+        default="zoo",
+        help="zoo: the architectures of census_models.py, early stopping on validation loss; "
+        "torch-rechub: its run_census.py settings (see TORCH_RECHUB), patience 30, "
+        "at most 100 epochs",
+    )
     parser.add_argument("--child", nargs=3, metavar=("GROUP", "PROTOCOL", "SEED"))
     args = parser.parse_args(argv)
 
@@ -274,7 +335,14 @@ def main(argv=None):
         "learning_rate": args.learning_rate,
         "threads": args.threads,
         "seeds": parse_list(args.seeds, int),
+        "setup": args.setup,
     }
+    if args.setup == "torch-rechub":
+        settings.update(patience=30, epochs=100)
+        unknown = sorted(set(models) - set(TORCH_RECHUB))
+        if unknown and args.models != parser.get_default("models"):
+            parser.error(f"--setup torch-rechub covers {sorted(TORCH_RECHUB)}, not {unknown}")
+        models = [m for m in models if m in TORCH_RECHUB]
     runs_dir = os.path.join(args.out, "census_table_runs")
     os.makedirs(runs_dir, exist_ok=True)
     if args.child:
@@ -296,13 +364,20 @@ def main(argv=None):
                 todo = [
                     m
                     for m in models
-                    if not os.path.exists(cell_path(runs_dir, group, protocol, seed, m))
+                    if not os.path.exists(cell_path(runs_dir, group, protocol, seed, m, args.setup))
                 ]
                 if not todo:
                     continue
                 cmd = [sys.executable, os.path.abspath(__file__), "--child", str(group)]
                 cmd += [protocol, str(seed), "--models", ",".join(todo), "--out", args.out]
-                for flag in ("epochs", "patience", "batch_size", "learning_rate", "threads"):
+                for flag in (
+                    "epochs",
+                    "patience",
+                    "batch_size",
+                    "learning_rate",
+                    "threads",
+                    "setup",
+                ):
                     cmd += ["--" + flag.replace("_", "-"), str(getattr(args, flag))]
                 print(f"group {group}, {protocol}, seed {seed}: {', '.join(todo)}", flush=True)
                 if subprocess.run(cmd).returncode != 0:

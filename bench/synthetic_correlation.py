@@ -46,7 +46,14 @@ def run_one(model_name, correlation, seed, settings):
     from zoo.models import get_model_class
     from zoo.training import TrainingConfig, evaluate, fit
 
-    dataset = load_synthetic(correlation=correlation, seed=seed, num_rows=settings["num_rows"])
+    dataset = load_synthetic(
+        correlation=correlation,
+        seed=seed,
+        num_rows=settings["num_rows"],
+        scale=settings["scale"],
+        noise_std=settings["noise_std"],
+        num_sinusoids=settings["num_sinusoids"],
+    )
     keras.utils.set_random_seed(seed)
     model = get_model_class(model_name)(
         tasks=dataset.tasks,
@@ -57,7 +64,7 @@ def run_one(model_name, correlation, seed, settings):
         epochs=settings["epochs"],
         batch_size=settings["batch_size"],
         learning_rate=settings["learning_rate"],
-        early_stopping_patience=None,
+        early_stopping_patience=settings["patience"],
         seed=seed,
         verbose=0,
     )
@@ -105,12 +112,15 @@ def plot(runs, models, correlations, path):
     axes = np.atleast_1d(axes)
     for ax, p in zip(axes, correlations):
         for m in models:
-            curves = np.array(
-                [r["val_loss"] for r in runs if r["correlation"] == p and r["model"] == m]
-            )
+            losses = [r["val_loss"] for r in runs if r["correlation"] == p and r["model"] == m]
+            # Early stopping ends seeds at different epochs: pad with NaN, and
+            # draw each step's mean over the seeds still training.
+            curves = np.full((len(losses), max(map(len, losses))), np.nan)
+            for i, curve in enumerate(losses):
+                curves[i, : len(curve)] = curve
             steps_per_epoch = next(r["steps_per_epoch"] for r in runs if r["model"] == m)
             steps = np.arange(1, curves.shape[1] + 1) * steps_per_epoch
-            mean, std = curves.mean(axis=0), curves.std(axis=0)
+            mean, std = np.nanmean(curves, axis=0), np.nanstd(curves, axis=0)
             ax.plot(steps, mean, label=DISPLAY[m])
             ax.fill_between(steps, mean - std, mean + std, alpha=0.2)
         label_corr = statistics.mean(
@@ -135,10 +145,17 @@ def markdown(report):
         f"Measured {report['date']} with `{report['command']}` ({report['wall_s']:.0f} s wall).",
         "",
         f"Data: `zoo.data.load_synthetic`, {s['num_rows']:,} rows split 10:1:1, d = 100, "
-        "5 sinusoids, c = 0.3, noise 0.1; data and weights seeded with the same seed. "
-        f"Training: {s['epochs']} epochs, batch {s['batch_size']}, Adam {s['learning_rate']}, "
-        "no early stopping. Shared-Bottom bottom [128]; OMoE / MMoE 8 experts of [16]; "
-        "towers [8].",
+        f"{s['num_sinusoids']} sinusoids, c = {s['scale']}, noise {s['noise_std']}; data and "
+        "weights seeded with the same seed. "
+        f"Training: at most {s['epochs']} epochs, batch {s['batch_size']}, "
+        f"Adam {s['learning_rate']}, "
+        + (
+            f"early stopping on the validation loss with patience {s['patience']} (best "
+            "epoch's weights kept). "
+            if s["patience"] is not None
+            else "no early stopping. "
+        )
+        + "Shared-Bottom bottom [128]; OMoE / MMoE 8 experts of [16]; towers [8].",
         "",
         "![validation loss against training steps](synthetic_correlation.png)",
         "",
@@ -175,6 +192,15 @@ def main(argv=None):
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--learning-rate", type=float, default=1e-3)
     parser.add_argument("--num-rows", type=int, default=12000)
+    parser.add_argument("--scale", type=float, default=0.3, help="c, the norm of w1 and w2")
+    parser.add_argument("--noise-std", type=float, default=0.1)
+    parser.add_argument("--num-sinusoids", type=int, default=5)
+    parser.add_argument(
+        "--patience",
+        type=int,
+        default=None,
+        help="early stopping on the validation loss, best weights kept (default: none)",
+    )
     parser.add_argument("--out", default=os.path.join(HERE, "results"))
     args = parser.parse_args(argv)
     correlations = [float(p) for p in args.correlations.split(",")]
@@ -190,6 +216,10 @@ def main(argv=None):
         "batch_size": args.batch_size,
         "learning_rate": args.learning_rate,
         "num_rows": args.num_rows,
+        "scale": args.scale,
+        "noise_std": args.noise_std,
+        "num_sinusoids": args.num_sinusoids,
+        "patience": args.patience,
     }
     started = time.perf_counter()
     runs = []

@@ -153,3 +153,44 @@ def test_quickstart_runs(tmp_path):
     assert (export / "assets.extra" / "tf_serving_warmup_requests").is_file()
     # Everything the notebook wrote is in its working directory.
     assert sorted(p.name for p in workdir.iterdir()) == ["quickstart_plots.png", "savedmodels"]
+
+
+@pytest.mark.slow
+def test_multitask_training_runs(tmp_path):
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    notebook = jupytext.read(COLAB / "multitask_training.py")
+    km = _kernel_manager(
+        tmp_path / "jupyter",
+        {"ZOO_NOTEBOOK_EPOCHS": "1", "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
+    client = NotebookClient(
+        notebook,
+        km=km,
+        kernel_name="python3",
+        timeout=900,
+        resources={"metadata": {"path": str(workdir)}},
+    )
+    notebook = client.execute(cleanup_kc=True)
+
+    stdout = _text_outputs(notebook)
+    assert "The SavedModel and the Keras model agree." in stdout
+    # Requested p against the labels' correlation, lower because of the sines.
+    correlations = dict(re.findall(r"p = ([\d.]+): labels' Pearson correlation ([\d.]+)", stdout))
+    assert set(correlations) == {"1.0", "0.9", "0.5"}
+    assert all(float(c) < float(p) for p, c in correlations.items())
+    # Uncertainty weighting moved its weights away from 1/2 and kept them on reload.
+    weights = re.findall(r"learned weight 1/\(2σ²\) = ([\d.]+)", stdout)
+    assert len(weights) == 2 and all(float(w) != 0.5 for w in weights)
+    assert "learned loss weights after reloading" in stdout
+    # With 70% of never_married labels hidden, both tasks still learn.
+    aucs = re.findall(r"(\w+): test AUC (\d\.\d+)", stdout)
+    assert len(aucs) >= 4 and all(float(a) > 0.85 for _, a in aucs), stdout
+    assert "RelaImpr" in stdout and "collapsed onto: " in stdout
+    assert (workdir / "multitask_training_plots.png").read_bytes().startswith(b"\x89PNG")
+    assert (workdir / "savedmodels" / "mmoe-uncertainty" / "1" / "saved_model.pb").is_file()
+    assert sorted(p.name for p in workdir.iterdir()) == [
+        "mmoe-uncertainty.keras",
+        "multitask_training_plots.png",
+        "savedmodels",
+    ]

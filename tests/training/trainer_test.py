@@ -65,3 +65,47 @@ def test_config_validation():
         TrainingConfig(epochs=0)
     with pytest.raises(ValueError, match="learning_rate"):
         TrainingConfig(learning_rate=0)
+
+
+def test_evaluate_adds_gauc_when_the_dataset_names_its_users(
+    synthetic_dataset, synthetic_preprocessor
+):
+    import dataclasses
+
+    from zoo.metrics import group_auc
+
+    model, _ = _train(synthetic_dataset, synthetic_preprocessor, seed=2)
+    assert "gauc" not in evaluate(model, synthetic_dataset, "test")["click"]
+    by_city = dataclasses.replace(synthetic_dataset, user_feature="city")
+    metrics = evaluate(model, by_city, "test")
+    predictions = predict(model, by_city, "test")
+    expected = group_auc(
+        by_city.test.labels["click"], predictions["click"], by_city.test.features["city"]
+    )
+    assert metrics["click"]["gauc"] == pytest.approx(expected["gauc"])
+    assert metrics["click"]["gauc_users"] == expected["groups_used"] == 4
+    assert metrics["click"]["gauc_users_skipped"] == 0
+
+
+def test_early_stopping_on_a_task_auc(synthetic_dataset, synthetic_preprocessor):
+    model, result = _train(
+        synthetic_dataset,
+        synthetic_preprocessor,
+        seed=1,
+        epochs=12,
+        learning_rate=0.05,
+        early_stopping_patience=1,
+        early_stopping_monitor="val_click_auc",
+    )
+    aucs = result.history["val_click_auc"]
+    assert result.best_epoch == int(np.argmax(aucs)) + 1
+    with pytest.raises(ValueError, match="'val_clik_auc' is not logged; choose one of"):
+        _train(
+            synthetic_dataset,
+            synthetic_preprocessor,
+            seed=1,
+            early_stopping_patience=1,
+            early_stopping_monitor="val_clik_auc",
+        )
+    with pytest.raises(ValueError, match="starting with 'val_'"):
+        TrainingConfig(early_stopping_monitor="click_auc")

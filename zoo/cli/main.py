@@ -203,6 +203,12 @@ def build_parser():
         "weights (default: %(default)s)",
     )
     fitting.add_argument(
+        "--early-stopping-monitor",
+        default="val_loss",
+        help="what early stopping watches on the validation split: val_loss or a task's "
+        "metric such as val_income_auc (maximized) (default: %(default)s)",
+    )
+    fitting.add_argument(
         "--no-early-stopping", action="store_true", help="train all --epochs, keep the last weights"
     )
     fitting.add_argument("--no-jit", action="store_true", help="turn XLA compilation off")
@@ -365,6 +371,7 @@ def run_train(args):
             early_stopping_patience=(
                 None if args.no_early_stopping else args.early_stopping_patience
             ),
+            early_stopping_monitor=args.early_stopping_monitor,
             seed=args.seed,
             verbose=2 if args.quiet else 1,
         )
@@ -394,7 +401,12 @@ def run_train(args):
         f"{[t.name for t in dataset.tasks]}, {len(dataset.train):,} training rows",
         flush=True,
     )
-    result = fit(model, dataset, config)
+    try:
+        result = fit(model, dataset, config)
+    except ValueError as error:
+        if "early_stopping_monitor" not in str(error):
+            raise
+        raise SystemExit(f"zoo train: error: {error}") from None
     metrics = {split: evaluate(model, dataset, split) for split in ("validation", "test")}
     _print_metrics(
         f"Exact per-task metrics (weights of epoch {result.best_epoch} of {result.epochs_run}):",
@@ -429,6 +441,7 @@ def run_train(args):
             "jit_compile": config.jit_compile,
             "steps_per_execution": config.steps_per_execution,
             "early_stopping_patience": config.early_stopping_patience,
+            "early_stopping_monitor": config.early_stopping_monitor,
             "seed": config.seed,
             "loss_weighting": {
                 "type": type(model.loss_weighting).__name__,
