@@ -184,8 +184,8 @@ def test_multitask_training_runs(tmp_path):
     assert len(weights) == 2 and all(float(w) != 0.5 for w in weights)
     assert "learned loss weights after reloading" in stdout
     # With 70% of never_married labels hidden, both tasks still learn.
-    aucs = re.findall(r"(\w+): test AUC (\d\.\d+)", stdout)
-    assert len(aucs) >= 4 and all(float(a) > 0.85 for _, a in aucs), stdout
+    aucs = [float(a) for a in re.findall(r"test AUC (\d\.\d+)", stdout)]
+    assert len(aucs) == 4 and min(aucs) > 0.85, stdout
     assert "RelaImpr" in stdout and "collapsed onto: " in stdout
     assert (workdir / "multitask_training_plots.png").read_bytes().startswith(b"\x89PNG")
     assert (workdir / "savedmodels" / "mmoe-uncertainty" / "1" / "saved_model.pb").is_file()

@@ -394,6 +394,7 @@ def run_train(args):
             loss_weighting=_loss_weighting_argument(args),
             **model_kwargs,
         )
+        model.build()  # checks that need the weights, e.g. GradNorm's shared weights
     except ValueError as error:
         raise SystemExit(f"zoo train: error: {error}") from None
     print(

@@ -123,6 +123,11 @@ class MultiTaskModel(keras.Model):
         self.task_logits(dummy)
         if not self.loss_weighting.built:  # a loaded weighting arrives built
             self.loss_weighting.build()
+        if self.loss_weighting.uses_gradient_norms and not self.switcher.shared_weights():
+            raise ValueError(
+                f"GradNorm needs weights shared by all tasks, and {type(self).__name__}'s "
+                "switcher has none. Use another loss weighting for this model."
+            )
         self.built = True
 
     # build() needs no input shape (the feature list says it all), so the
@@ -185,9 +190,12 @@ class MultiTaskModel(keras.Model):
         Args:
             y: dict from task name to labels.
             y_pred: dict from task name to the model's outputs.
-            sample_weight: `None`, or a dict from task name to `(batch,)` or
-                `(batch, 1)` weights; 0 marks a missing label.
+            sample_weight: `None`, one `(batch,)` weight for every task, or a
+                dict from task name to `(batch,)` or `(batch, 1)` weights; 0
+                marks a missing label.
         """
+        if sample_weight is not None and not isinstance(sample_weight, dict):
+            sample_weight = {t.name: sample_weight for t in self.tasks}
         losses = []
         for task in self.tasks:
             # Loss.call gives the unreduced per-row loss, shape (batch,).
@@ -228,13 +236,9 @@ class MultiTaskModel(keras.Model):
             if self.losses:
                 loss = loss + ops.sum(ops.stack(self.losses))
             scaled_loss = self.optimizer.scale_loss(loss)
-        # Asked after the forward pass: a model's weights exist only once it has run.
+        # Asked after the forward pass: a model's weights exist only once it
+        # has run (build() has checked that there are some).
         shared = self.switcher.shared_weights()
-        if not shared:
-            raise ValueError(
-                f"GradNorm needs weights shared by all tasks, and {type(self).__name__}'s "
-                "switcher has none. Use another loss weighting for this model."
-            )
         batch_size = ops.shape(next(iter(x.values())))[0]
         self._loss_tracker.update_state(loss, sample_weight=batch_size)
         norms = ops.stack(
