@@ -52,3 +52,22 @@ def test_tf_dataset_yields_zero_weights_and_finite_labels_where_missing(
     np.testing.assert_array_equal(weights["click"].numpy(), np.ones(9, "float32"))
     assert np.isfinite(labels["like"].numpy()).all()
     assert labels["like"].numpy()[0, 0] == 0.0  # row 0 is missing: the placeholder, weight 0
+
+
+def test_labels_a_task_cannot_learn_from_are_named(synthetic_dataset):
+    from zoo.tasks import Task
+
+    test = synthetic_dataset.test
+    twos = dataclasses.replace(test, labels={**test.labels, "click": test.labels["click"] * 2})
+    with pytest.raises(DataError, match="test split, task 'click': expected 0 or 1, found 2.0"):
+        dataclasses.replace(synthetic_dataset, test=twos)
+    with pytest.raises(DataError, match="train split has no labels for task 'buy'"):
+        dataclasses.replace(synthetic_dataset, tasks=[*synthetic_dataset.tasks, Task("buy")])
+    genre = dataclasses.replace(
+        synthetic_dataset,
+        tasks=[Task("click"), Task("like", "multiclass", num_classes=2)],
+    )
+    assert genre.tasks[1].num_classes == 2  # 0/1 labels are valid class ids
+    doubled = dataclasses.replace(test, labels={**test.labels, "like": test.labels["like"] * 2})
+    with pytest.raises(DataError, match=r"task 'like': expected a class id in 0\.\.1, found 2\.0"):
+        dataclasses.replace(genre, test=doubled)

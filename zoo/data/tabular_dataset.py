@@ -84,6 +84,30 @@ class TabularDataset:
     summary: str = ""
     user_feature: str | None = None
 
+    def __post_init__(self):
+        # Labels a task cannot learn from fail here, before any training.
+        for split_name in ("train", "validation", "test"):
+            split = self.split(split_name)
+            for task in self.tasks:
+                if task.name not in split.labels:
+                    raise DataError(f"{split_name} split has no labels for task {task.name!r}")
+                values = np.asarray(split.labels[task.name], dtype=np.float64)
+                values = values[split.label_present(task.name)]
+                if task.type == "binary":
+                    bad = (values != 0) & (values != 1)
+                    expected = "0 or 1"
+                elif task.type == "multiclass":
+                    bad = (values != np.round(values)) | (values < 0)
+                    bad |= values >= task.num_classes
+                    expected = f"a class id in 0..{task.num_classes - 1}"
+                else:
+                    continue
+                if bad.any():
+                    raise DataError(
+                        f"{split_name} split, task {task.name!r}: expected {expected}, found "
+                        f"{float(values[bad][0])!r} ({int(bad.sum())} labeled rows in all)"
+                    )
+
     @property
     def has_label_masks(self):
         return any(s.label_masks for s in (self.train, self.validation, self.test))
