@@ -190,10 +190,12 @@ def markdown(report):
     lines = [
         "# Census-Income: test AUC of the six models",
         "",
-        f"Measured {report['finished']} with",
+        f"Rendered {report['finished']} from the run files in `census_table_runs/` (one JSON "
+        "per model, seed, group and protocol, with its settings and every metric), written by",
         "",
         "```",
-        report["command"],
+        "python bench/census_table.py                 # the six models, 2 groups x 2 protocols",
+        "python bench/census_table.py --setup torch-rechub --groups 1 --protocols all-features",
         "```",
         "",
         f"Mean ± standard deviation of the exact test AUC over seeds "
