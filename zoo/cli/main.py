@@ -32,11 +32,15 @@ MODEL_FLAGS = {
     "bottom_units": "bottom_units",
     "hidden_units": "hidden_units",
     "num_levels": "num_levels",
+    "num_layers": "num_layers",
     "num_task_experts": "num_task_experts",
     "num_shared_experts": "num_shared_experts",
     "gate_temperature": "gate_temperature",
     "expert_batch_norm": "expert_batch_norm",
     "dropout": "dropout",
+    "units": "units",
+    "self_weight": "self_weight",
+    "l0_strength": "l0_strength",
 }
 
 
@@ -129,7 +133,11 @@ def build_parser():
     model.add_argument(
         "--model", default="mmoe", help=f"one of: {', '.join(MODELS)} (default: %(default)s)"
     )
-    model.add_argument("--num-experts", type=int, help="mmoe, omoe: number of experts (default 8)")
+    model.add_argument(
+        "--num-experts",
+        type=int,
+        help="mmoe, omoe: number of experts (default 8); snr-*: sub-networks per layer (4)",
+    )
     model.add_argument(
         "--expert-units",
         type=_units,
@@ -145,6 +153,9 @@ def build_parser():
         "--hidden-units", type=_units, help="single-task: each task's MLP widths (default 256)"
     )
     model.add_argument("--num-levels", type=int, help="ple: extraction levels (default 2)")
+    model.add_argument(
+        "--num-layers", type=int, help="snr-trans, snr-aver: layers of sub-networks (default 2)"
+    )
     model.add_argument(
         "--num-task-experts", type=int, help="cgc, ple: experts per task (default 2)"
     )
@@ -163,6 +174,19 @@ def build_parser():
         "higher AUC on Census-Income, about a quarter slower",
     )
     model.add_argument("--dropout", type=float, help="dropout inside experts / bottoms (default 0)")
+    model.add_argument(
+        "--units", type=_units, help="cross-stitch: widths of each task's column (default 32,32)"
+    )
+    model.add_argument(
+        "--self-weight",
+        type=float,
+        help="cross-stitch: initial diagonal of the cross-stitch matrices (default 0.9)",
+    )
+    model.add_argument(
+        "--l0-strength",
+        type=float,
+        help="snr-trans, snr-aver: weight of the L0 penalty on open connections (default 1e-4)",
+    )
 
     weighting = train.add_argument_group("multi-task loss")
     weighting.add_argument(

@@ -1,19 +1,24 @@
 """Multi-task ranking models; each one is a switcher between shared input and towers."""
 
+from zoo.models.cross_stitch import CrossStitch
 from zoo.models.mmoe import MMoE, OMoE
 from zoo.models.multitask_model import MultiTaskModel
 from zoo.models.ple import CGC, PLE
 from zoo.models.registry import MODELS, get_model_class
 from zoo.models.shared_bottom import SharedBottom
 from zoo.models.single_task import SingleTask
+from zoo.models.snr import SNRAver, SNRTrans
 
 __all__ = [
     "CGC",
+    "CrossStitch",
     "MMoE",
     "MODELS",
     "MultiTaskModel",
     "OMoE",
     "PLE",
+    "SNRAver",
+    "SNRTrans",
     "SharedBottom",
     "SingleTask",
     "get_model_class",

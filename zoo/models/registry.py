@@ -1,9 +1,11 @@
 """Command-line names of the models. Keep these stable: scripts depend on them."""
 
+from zoo.models.cross_stitch import CrossStitch
 from zoo.models.mmoe import MMoE, OMoE
 from zoo.models.ple import CGC, PLE
 from zoo.models.shared_bottom import SharedBottom
 from zoo.models.single_task import SingleTask
+from zoo.models.snr import SNRAver, SNRTrans
 
 MODELS = {
     "single-task": SingleTask,
@@ -12,6 +14,9 @@ MODELS = {
     "mmoe": MMoE,
     "cgc": CGC,
     "ple": PLE,
+    "cross-stitch": CrossStitch,
+    "snr-trans": SNRTrans,
+    "snr-aver": SNRAver,
 }
 
 

@@ -1,0 +1,146 @@
+"""Cross-Stitch, SNR-Trans and SNR-Aver: train, round-trip through .keras, serve(x) == model(x)."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from zoo.export import export_saved_model
+from zoo.models.cross_stitch import CrossStitch
+from zoo.models.snr import SNRAver, SNRTrans
+
+MODEL_KWARGS = {
+    CrossStitch: {"units": [8, 8], "self_weight": 0.8},
+    SNRTrans: {"num_layers": 2, "num_experts": 3, "expert_units": [8, 6], "l0_strength": 1e-3},
+    SNRAver: {"num_layers": 2, "num_experts": 3, "expert_units": 8, "dropout": 0.1},
+}
+ALL_MODELS = list(MODEL_KWARGS)
+
+
+def _build(model_cls, dataset, preprocessor, **kwargs):
+    keras.utils.set_random_seed(3)
+    return model_cls(
+        tasks=dataset.tasks,
+        preprocessor=preprocessor,
+        tower_units=[4],
+        **{**MODEL_KWARGS[model_cls], **kwargs},
+    )
+
+
+def _features(dataset, preprocessor, split="test", rows=None):
+    data = dataset.split(split).features
+    if rows is not None:
+        data = {k: v[:rows] for k, v in data.items()}
+    return preprocessor(data)
+
+
+@pytest.mark.parametrize("model_cls", ALL_MODELS, ids=lambda c: c.__name__)
+def test_fit_save_reload_export(model_cls, synthetic_dataset, synthetic_preprocessor, tmp_path):
+    model = _build(model_cls, synthetic_dataset, synthetic_preprocessor)
+    model.build()
+    model.compile(jit_compile=True)
+    assert model.jit_compile, "Keras fell back from XLA: a layer does not support it"
+    train = synthetic_dataset.tf_dataset("train", synthetic_preprocessor, 64, shuffle=True, seed=1)
+    before = {w.path: np.array(w) for w in model.trainable_weights}
+    assert before
+    history = model.fit(train, epochs=2, verbose=0)
+    assert np.isfinite(history.history["loss"]).all()
+    changed = {w.path for w in model.trainable_weights if not np.allclose(before[w.path], w)}
+    # The weights every task shares (alpha, or SNR's first layer) learn too.
+    for w in model.switcher.shared_weights():
+        assert w.path in changed, w.path
+    if model_cls is not CrossStitch:
+        assert all(a.path in changed for a in model.switcher.log_alphas), "z never moved"
+
+    x = _features(synthetic_dataset, synthetic_preprocessor)
+    predictions = model.predict(x, verbose=0)
+    assert sorted(predictions) == ["click", "like"]
+    for p in predictions.values():
+        assert p.shape == (len(synthetic_dataset.test), 1)
+        assert ((p > 0) & (p < 1)).all()
+    # Inference is deterministic: no coding-variable noise, no dropout.
+    again = model.predict(x, verbose=0)
+    for task in predictions:
+        np.testing.assert_array_equal(predictions[task], again[task])
+
+    path = str(tmp_path / "model.keras")
+    model.save(path)
+    reloaded = keras.saving.load_model(path)
+    assert type(reloaded) is model_cls
+    assert reloaded.get_config() == model.get_config()
+    reloaded_predictions = reloaded.predict(x, verbose=0)
+    for task in predictions:
+        np.testing.assert_array_equal(predictions[task], reloaded_predictions[task])
+
+    export_path = export_saved_model(model, str(tmp_path / "serving"), "m", version=1)
+    assert export_path.endswith("1")
+    serve = tf.saved_model.load(export_path).signatures["serving_default"]
+    for rows in (1, 37):
+        raw = {k: v[:rows] for k, v in synthetic_dataset.test.features.items()}
+        served = serve(
+            **{
+                k: tf.constant(np.asarray(v).tolist() if v.dtype == object else v)
+                for k, v in raw.items()
+            }
+        )
+        for task in predictions:
+            np.testing.assert_allclose(served[task].numpy(), predictions[task][:rows, 0], atol=1e-5)
+
+
+@pytest.mark.parametrize("model_cls", [SNRTrans, SNRAver], ids=lambda c: c.__name__)
+def test_l0_penalty_enters_the_training_loss(model_cls, synthetic_dataset, synthetic_preprocessor):
+    model = _build(model_cls, synthetic_dataset, synthetic_preprocessor, l0_strength=0.5)
+    x = _features(synthetic_dataset, synthetic_preprocessor, rows=16)
+    model(x, training=False)
+    assert model.losses == []
+    model(x, training=True)
+    assert len(model.losses) == 1
+    expected = 0.5 * model.switcher.l0_penalty().numpy()
+    np.testing.assert_allclose(model.losses[0].numpy(), expected, rtol=1e-5)
+
+
+@pytest.mark.parametrize("model_cls", ALL_MODELS, ids=lambda c: c.__name__)
+def test_gradnorm_finds_shared_weights(model_cls, synthetic_dataset, synthetic_preprocessor):
+    model = _build(model_cls, synthetic_dataset, synthetic_preprocessor, loss_weighting="gradnorm")
+    model.compile()
+    train = synthetic_dataset.tf_dataset("train", synthetic_preprocessor, 64, shuffle=True, seed=1)
+    history = model.fit(train, epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"]).all()
+    weights = model.loss_weighting.task_weights()
+    assert sum(weights.values()) == pytest.approx(2.0, rel=1e-5)
+    assert weights["click"] != pytest.approx(1.0), "GradNorm never moved the weights"
+
+
+def test_cross_stitch_config_keeps_every_argument(synthetic_preprocessor):
+    model = CrossStitch(
+        tasks=["click", "like"],
+        preprocessor=synthetic_preprocessor,
+        units=[6],
+        self_weight=0.7,
+        tower_units=[3],
+        dropout=0.1,
+        tower_dropout=0.2,
+    )
+    config = model.get_config()
+    assert (config["units"], config["self_weight"], config["dropout"]) == ([6], 0.7, 0.1)
+    assert (config["tower_units"], config["tower_dropout"]) == ([3], 0.2)
+    clone = CrossStitch.from_config(config)
+    assert clone.get_config() == config
+    np.testing.assert_allclose(clone.switcher.initial_alpha(), [[0.7, 0.3], [0.3, 0.7]])
+
+
+def test_snr_config_keeps_every_argument(synthetic_preprocessor):
+    model = SNRAver(
+        tasks=["click", "like"],
+        preprocessor=synthetic_preprocessor,
+        num_layers=3,
+        num_experts=2,
+        expert_units=5,
+        l0_strength=0.01,
+    )
+    config = model.get_config()
+    assert config["expert_units"] == [5, 5, 5]
+    assert (config["num_layers"], config["num_experts"], config["l0_strength"]) == (3, 2, 0.01)
+    clone = SNRAver.from_config(config)
+    assert clone.get_config() == config
+    assert type(clone.switcher).__name__ == "SNRAverSwitcher"
