@@ -11,29 +11,22 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
-@pytest.mark.slow
-def test_synthetic_correlation_benchmark_writes_its_report(tmp_path):
-    completed = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "bench" / "synthetic_correlation.py"),
-            "--correlations",
-            "1.0,0.5",
-            "--seeds",
-            "2",
-            "--models",
-            "shared-bottom,mmoe",
-            "--epochs",
-            "1",
-            "--num-rows",
-            "1200",
-            "--out",
-            str(tmp_path),
-        ],
+def _bench(script, *args):
+    return subprocess.run(
+        [sys.executable, str(ROOT / "bench" / script), *map(str, args)],
         capture_output=True,
         text=True,
         env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
         timeout=600,
+    )
+
+
+@pytest.mark.slow
+def test_synthetic_correlation_benchmark_writes_its_report(tmp_path):
+    completed = _bench(
+        "synthetic_correlation.py",
+        *("--correlations", "1.0,0.5", "--seeds", 2, "--models", "shared-bottom,mmoe"),
+        *("--epochs", 1, "--num-rows", 1200, "--out", tmp_path),
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
     report = json.loads((tmp_path / "synthetic_correlation.json").read_text())
@@ -51,27 +44,9 @@ def test_synthetic_correlation_benchmark_writes_its_report(tmp_path):
 
 @pytest.mark.slow
 def test_census_table_benchmark_writes_its_table(tmp_path):
-    completed = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "bench" / "census_table.py"),
-            "--models",
-            "shared-bottom,mmoe",
-            "--groups",
-            "1",
-            "--protocols",
-            "all-features",
-            "--seeds",
-            "1",
-            "--epochs",
-            "1",
-            "--out",
-            str(tmp_path),
-        ],
-        capture_output=True,
-        text=True,
-        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
-        timeout=600,
+    table_args = ("--groups", 1, "--protocols", "all-features", "--seeds", 1, "--out", tmp_path)
+    completed = _bench(
+        "census_table.py", "--models", "shared-bottom,mmoe", "--epochs", 1, *table_args
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
     report = json.loads((tmp_path / "census_table.json").read_text())
@@ -85,25 +60,6 @@ def test_census_table_benchmark_writes_its_table(tmp_path):
     # A finished cell is not trained again.
     runs = sorted((tmp_path / "census_table_runs").iterdir())
     assert len(runs) == 2
-    again = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "bench" / "census_table.py"),
-            "--models",
-            "mmoe",
-            "--groups",
-            "1",
-            "--protocols",
-            "all-features",
-            "--seeds",
-            "1",
-            "--out",
-            str(tmp_path),
-        ],
-        capture_output=True,
-        text=True,
-        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
-        timeout=600,
-    )
+    again = _bench("census_table.py", "--models", "mmoe", *table_args)
     assert again.returncode == 0, again.stderr[-3000:]
     assert "group 1, all-features, seed 1" not in again.stdout

@@ -106,26 +106,26 @@ def _text_outputs(notebook):
     )
 
 
-@pytest.mark.slow
-def test_quickstart_runs(tmp_path):
+def _execute(source, tmp_path, env):
+    """Runs colab/<source> in a fresh kernel inside tmp_path/work; returns (notebook, workdir)."""
     workdir = tmp_path / "work"
     workdir.mkdir()
-    notebook = jupytext.read(COLAB / "quickstart.py")
-    km = _kernel_manager(
-        tmp_path / "jupyter",
-        {"ZOO_QUICKSTART_EPOCHS": "1", "TF_CPP_MIN_LOG_LEVEL": "3"},
-    )
     client = NotebookClient(
-        notebook,
-        km=km,
+        jupytext.read(COLAB / source),
+        km=_kernel_manager(tmp_path / "jupyter", {"TF_CPP_MIN_LOG_LEVEL": "3", **env}),
         kernel_name="python3",
-        # Per cell: the training cell compiles with XLA and trains on 200k rows.
+        # Per cell: a training cell compiles with XLA and trains on 200k rows.
         timeout=900,
         resources={"metadata": {"path": str(workdir)}},
     )
     # nbclient raises CellExecutionError, with the cell's traceback, if any
     # cell fails. cleanup_kc: shut the kernel down although the test owns km.
-    notebook = client.execute(cleanup_kc=True)
+    return client.execute(cleanup_kc=True), workdir
+
+
+@pytest.mark.slow
+def test_quickstart_runs(tmp_path):
+    notebook, workdir = _execute("quickstart.py", tmp_path, {"ZOO_QUICKSTART_EPOCHS": "1"})
 
     stdout = _text_outputs(notebook)
     assert "The SavedModel and the Keras model agree." in stdout
@@ -157,21 +157,7 @@ def test_quickstart_runs(tmp_path):
 
 @pytest.mark.slow
 def test_multitask_training_runs(tmp_path):
-    workdir = tmp_path / "work"
-    workdir.mkdir()
-    notebook = jupytext.read(COLAB / "multitask_training.py")
-    km = _kernel_manager(
-        tmp_path / "jupyter",
-        {"ZOO_NOTEBOOK_EPOCHS": "1", "TF_CPP_MIN_LOG_LEVEL": "3"},
-    )
-    client = NotebookClient(
-        notebook,
-        km=km,
-        kernel_name="python3",
-        timeout=900,
-        resources={"metadata": {"path": str(workdir)}},
-    )
-    notebook = client.execute(cleanup_kc=True)
+    notebook, workdir = _execute("multitask_training.py", tmp_path, {"ZOO_NOTEBOOK_EPOCHS": "1"})
 
     stdout = _text_outputs(notebook)
     assert "The SavedModel and the Keras model agree." in stdout
