@@ -188,6 +188,14 @@ def build_parser():
         help="snr-trans, snr-aver: weight of the L0 penalty on open connections (default 1e-4)",
     )
 
+    model.add_argument(
+        "--bias-tower",
+        metavar="FEATURE",
+        default=None,
+        help="every model: add a Biasnet bias tower, MLP (128, 64) over FEATURE alone (e.g. a "
+        "user group), whose logit is added to every binary task's logit",
+    )
+
     weighting = train.add_argument_group("multi-task loss")
     weighting.add_argument(
         "--loss-weighting",
@@ -416,6 +424,7 @@ def run_train(args):
             tasks=dataset.tasks,
             preprocessor=preprocessor,
             loss_weighting=_loss_weighting_argument(args),
+            bias_tower_feature=args.bias_tower,
             **model_kwargs,
         )
         model.build()  # checks that need the weights, e.g. GradNorm's shared weights

@@ -38,6 +38,14 @@ class MultiTaskModel(keras.Model):
             weight, `"uncertainty"`, `"gradnorm"`, or a
             `zoo.losses.LossWeighting`. Its learned weights are saved with
             the model.
+        bias_tower_feature: name of a feature (e.g. a user group) for a
+            Biasnet bias tower: an MLP over that feature's own embedding
+            whose one logit is added to the logit of every binary task and
+            to the output of every regression task (a constant shift of all
+            classes would not change a softmax, so multiclass tasks get
+            none). `None`: no bias tower.
+        bias_tower_units: hidden widths of the bias tower; the Biasnet
+            paper's (128, 64) by default.
         **kwargs: `keras.Model` keyword arguments, e.g. `name`.
 
     Call arguments:
@@ -66,6 +74,8 @@ class MultiTaskModel(keras.Model):
         tower_units=(16,),
         tower_dropout=0.0,
         loss_weighting=None,
+        bias_tower_feature=None,
+        bias_tower_units=(128, 64),
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -109,6 +119,18 @@ class MultiTaskModel(keras.Model):
             t.name: keras.metrics.Mean(name=f"{t.name}_loss") for t in self.tasks
         }
         self.task_loss_functions = {t.name: t.loss() for t in self.tasks}
+        self.bias_tower_feature = bias_tower_feature
+        self.bias_tower_units = [int(u) for u in bias_tower_units]
+        if bias_tower_feature is not None:
+            bias_features = [f for f in self.features if f["name"] == bias_tower_feature]
+            if not bias_features:
+                raise ValueError(
+                    f"bias_tower_feature={bias_tower_feature!r} is not a feature of the model; "
+                    f"the features are {[f['name'] for f in self.features]}"
+                )
+            # Its own embedding, so that the bias tower sees nothing but this feature.
+            self.bias_embedding = FeatureEmbedding(bias_features, name="bias_embedding")
+            self.bias_tower = Tower(self.bias_tower_units, output_units=1, name="bias_tower")
 
     def build(self, input_shape=None):
         # Run the sublayers once on a one-row dummy batch so every weight
@@ -149,11 +171,21 @@ class MultiTaskModel(keras.Model):
         return self.switcher(x, training=training, return_gate_weights=return_gate_weights)
 
     def task_logits(self, inputs, training=None):
-        """Dict from task name to the tower's logits `(batch, 1)`."""
+        """Dict from task name to the tower's logits `(batch, output_units)`.
+
+        With a bias tower, its logit is already added (binary and regression
+        tasks).
+        """
         branches = self.task_representations(inputs, training=training)
-        return {
+        logits = {
             t.name: self.towers[t.name](h, training=training) for t, h in zip(self.tasks, branches)
         }
+        if self.bias_tower_feature is not None:
+            bias = self.bias_tower(self.bias_embedding(inputs), training=training)  # (batch, 1)
+            for t in self.tasks:
+                if t.output_units == 1:
+                    logits[t.name] = logits[t.name] + bias
+        return logits
 
     def call(self, inputs, training=None):
         logits = self.task_logits(inputs, training=training)
@@ -310,6 +342,8 @@ class MultiTaskModel(keras.Model):
                 "tower_units": self.tower_units,
                 "tower_dropout": self.tower_dropout,
                 "loss_weighting": keras.layers.serialize(self.loss_weighting),
+                "bias_tower_feature": self.bias_tower_feature,
+                "bias_tower_units": self.bias_tower_units,
             }
         )
         if type(self) is MultiTaskModel:
