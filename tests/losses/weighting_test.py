@@ -140,7 +140,18 @@ def test_uncertainty_weighting_learns_to_down_weight_the_noisy_task(synthetic_da
     assert weights["clean"] > 5 * weights["noisy"], weights
 
 
-@pytest.mark.parametrize("model_cls", [models.MMoE, models.PLE, models.SharedBottom])
+@pytest.mark.parametrize(
+    "model_cls",
+    [
+        models.MMoE,
+        models.PLE,
+        models.SharedBottom,
+        models.CrossStitch,
+        models.SNRTrans,
+        models.SNRAver,
+    ],
+    ids=lambda c: c.__name__,
+)
 def test_gradnorm_trains_and_keeps_weights_summing_to_the_task_count(
     model_cls, synthetic_dataset, synthetic_preprocessor
 ):

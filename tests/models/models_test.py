@@ -20,6 +20,14 @@ MODEL_KWARGS = {
         "num_shared_experts": 2,
         "expert_units": [8],
     },
+    models.CrossStitch: {"units": [8, 8], "self_weight": 0.8},
+    models.SNRTrans: {
+        "num_layers": 2,
+        "num_experts": 3,
+        "expert_units": [8, 6],
+        "l0_strength": 1e-3,
+    },
+    models.SNRAver: {"num_layers": 2, "num_experts": 3, "expert_units": 8, "dropout": 0.1},
 }
 ALL_MODELS = list(MODEL_KWARGS)
 

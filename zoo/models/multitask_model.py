@@ -246,8 +246,12 @@ class MultiTaskModel(keras.Model):
         return losses
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        loss = self.loss_weighting(self.task_losses(y, y_pred, sample_weight), training=training)
-        if self.losses:  # kernel regularizers
+        return self._total_loss(self.task_losses(y, y_pred, sample_weight), training)
+
+    def _total_loss(self, task_losses, training):
+        """The weighted task losses plus the layers' added losses (regularizers, L0)."""
+        loss = self.loss_weighting(task_losses, training=training)
+        if self.losses:
             loss = loss + ops.sum(ops.stack(self.losses))
         return loss
 
@@ -264,9 +268,7 @@ class MultiTaskModel(keras.Model):
         with tf.GradientTape(persistent=True) as tape:
             y_pred = self(x, training=True)
             task_losses = self.task_losses(y, y_pred, sample_weight)
-            loss = self.loss_weighting(task_losses, training=True)
-            if self.losses:
-                loss = loss + ops.sum(ops.stack(self.losses))
+            loss = self._total_loss(task_losses, training=True)
             scaled_loss = self.optimizer.scale_loss(loss)
         # Asked after the forward pass: a model's weights exist only once it
         # has run (build() has checked that there are some).

@@ -81,8 +81,6 @@ class CrossStitchSwitcher(Switcher):
             )
         if not 0.0 <= float(self_weight) <= 1.0:
             raise ValueError(f"Expected 0 <= self_weight <= 1. Received: self_weight={self_weight}")
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"Expected 0 <= dropout < 1. Received: dropout={dropout}")
         self.units = units
         self.self_weight = float(self_weight)
         self.dropout_layers = [

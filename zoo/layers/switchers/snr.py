@@ -106,8 +106,6 @@ class _SubNetworkRouting(Switcher):
             )
         if l0_strength < 0:
             raise ValueError(f"Expected l0_strength >= 0. Received: l0_strength={l0_strength}")
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"Expected 0 <= dropout < 1. Received: dropout={dropout}")
         self.l0_strength = float(l0_strength)
         self.log_alpha_init = float(log_alpha_init)
         self.beta = float(beta)

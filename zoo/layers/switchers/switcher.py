@@ -36,6 +36,8 @@ class Switcher(keras.layers.Layer):
         super().__init__(**kwargs)
         if int(num_tasks) < 1:
             raise ValueError(f"Expected num_tasks >= 1. Received: num_tasks={num_tasks}")
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"Expected 0 <= dropout < 1. Received: dropout={dropout}")
         self.num_tasks = int(num_tasks)
         self.activation = keras.activations.get(activation)
         self.dropout = dropout
