@@ -40,41 +40,14 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 PUBLISHED = {"SharedBottom": (0.9560, 0.9948), "MMoE": (0.9579, 0.9950), "PLE": (0.9593, 0.9950)}
 
 
-def build(model_name, d):
-    from torch_rechub.basic.features import DenseFeature, SparseFeature
-    from torch_rechub.models.multi_task import MMOE, PLE, SharedBottom
-
-    sparse = [
-        SparseFeature(n, int(v), embed_dim=4) for n, v in zip(d["cat_names"], d["vocab_sizes"])
-    ]
-    dense = [DenseFeature(n) for n in d["cont_names"]]
-    task_types = ["classification", "classification"]
-
-    def mlp(dims):
-        return {"dims": list(dims), "activation": "relu", "dropout": 0.0}
-
-    towers = [mlp([8]), mlp([8])]
-    if model_name == "SharedBottom":
-        model = SharedBottom(
-            sparse + dense, task_types, bottom_params=mlp([117]), tower_params_list=towers
-        )
-    elif model_name == "MMoE":
-        model = MMOE(
-            sparse + dense, task_types, 8, expert_params=mlp([16]), tower_params_list=towers
-        )
-    elif model_name == "PLE":
-        model = PLE(
-            sparse + dense,
-            task_types,
-            n_level=2,
-            n_expert_specific=2,
-            n_expert_shared=1,
-            expert_params=mlp([16]),
-            tower_params_list=towers,
-        )
-    else:
-        raise ValueError(model_name)
-    return model, task_types
+# torch-rechub's run_census.py architectures, in the peer benchmark's CONFIG
+# layout, so that the peer benchmark's own `build` makes the models.
+PUBLISHED_ARCHITECTURES = {
+    "embed_dim": 4,
+    "shared_bottom": {"bottom": [117], "tower": [8]},
+    "mmoe": {"n_experts": 8, "expert": [16], "tower": [8]},
+    "ple": {"n_levels": 2, "n_specific": 2, "n_shared": 1, "expert": [16], "tower": [8]},
+}
 
 
 def run(model_name, seed, common, max_epochs, patience):
@@ -94,7 +67,10 @@ def run(model_name, seed, common, max_epochs, patience):
         x.update({n: d["num_" + split][:, j] for j, n in enumerate(d["cont_names"])})
         return x
 
-    model, task_types = build(model_name, d)
+    import run_torch_rechub  # the peer benchmark's driver, beside `common`
+
+    common.CONFIG.update(PUBLISHED_ARCHITECTURES)
+    model, task_types = run_torch_rechub.build(model_name, d)
     train_dl, val_dl, test_dl = DataGenerator(xdict("train"), d["y_train"]).generate_dataloader(
         x_val=xdict("val"),
         y_val=d["y_val"],
