@@ -373,7 +373,7 @@ def _gate_summary(model, dataset, split):
 
 
 def _warmup_rows(dataset, count=8):
-    return {name: values[:count] for name, values in dataset.validation.features.items()}
+    return dataset.head("validation", count)
 
 
 def run_train(args):
@@ -432,7 +432,7 @@ def run_train(args):
         raise SystemExit(f"zoo train: error: {error}") from None
     print(
         f"{args.model}: {len(dataset.features)} features, tasks "
-        f"{[t.name for t in dataset.tasks]}, {len(dataset.train):,} training rows",
+        f"{[t.name for t in dataset.tasks]}, {dataset.num_rows('train'):,} training rows",
         flush=True,
     )
     try:

@@ -117,6 +117,28 @@ class TabularDataset:
             raise ValueError(f"Expected split 'train', 'validation' or 'test'. Received: {name!r}")
         return getattr(self, name)
 
+    # -- what the trainer and the CLI ask of any dataset ----------------------
+    # (zoo.data.streaming_csv answers the same questions without holding rows)
+
+    def num_rows(self, split):
+        return len(self.split(split))
+
+    def head(self, split, count):
+        """The raw features of a split's first `count` rows (serving warm-up examples)."""
+        return {name: values[:count] for name, values in self.split(split).features.items()}
+
+    def label_arrays(self, split):
+        """`(labels, present, users)` of a split, for exact metrics.
+
+        `labels` and `present` are dicts from task name to 1-D arrays;
+        `users` is the `user_feature` column or `None`.
+        """
+        data = self.split(split)
+        labels = {t.name: np.asarray(data.labels[t.name]) for t in self.tasks}
+        present = {t.name: data.label_present(t.name) for t in self.tasks}
+        users = np.asarray(data.features[self.user_feature]) if self.user_feature else None
+        return labels, present, users
+
     def make_preprocessor(self):
         """A `FeaturePreprocessor` for this dataset, adapted on the training split only."""
         return FeaturePreprocessor(self.features).adapt(self.train.features)

@@ -198,7 +198,8 @@ def fit(model, dataset, config):
     return TrainingResult(
         history={k: [float(v) for v in vals] for k, vals in history.history.items()},
         epoch_seconds=timer.epoch_seconds,
-        train_samples_per_second=len(dataset.train) / steady_epoch_seconds(timer.epoch_seconds),
+        train_samples_per_second=dataset.num_rows("train")
+        / steady_epoch_seconds(timer.epoch_seconds),
         epochs_run=epochs_run,
         best_epoch=best_epoch,
     )
@@ -266,18 +267,17 @@ def evaluate(model, dataset, split, batch_size=4096):
         (the multi-task loss with every weight 1), and `"num_rows"`.
     """
     predictions = predict(model, dataset, split, batch_size)
-    data = dataset.split(split)
-    users = data.features[dataset.user_feature] if dataset.user_feature else None
+    labels, present, users = dataset.label_arrays(split)
     results = {}
     for task in model.tasks:
-        present = data.label_present(task.name)
+        rows = present[task.name]
         results[task.name] = task_metrics(
             task,
-            np.asarray(data.labels[task.name])[present],
-            predictions[task.name][present],
-            None if users is None else np.asarray(users)[present],
+            labels[task.name][rows],
+            predictions[task.name][rows],
+            None if users is None else users[rows],
         )
-        results[task.name]["num_labeled"] = int(present.sum())
+        results[task.name]["num_labeled"] = int(rows.sum())
     results["total_loss"] = float(sum(results[t.name]["loss"] for t in model.tasks))
-    results["num_rows"] = len(data)
+    results["num_rows"] = len(next(iter(labels.values())))
     return results
