@@ -1,11 +1,19 @@
 """Command-line names of the datasets. Keep these stable: scripts depend on them."""
 
+from zoo.data.ali_ccp import load_ali_ccp
+from zoo.data.aliexpress import load_aliexpress
 from zoo.data.census_income import load_census_income
+from zoo.data.funnel import load_synthetic_funnel
+from zoo.data.position_bias import load_census_position_bias
 from zoo.data.synthetic import load_synthetic
 
 DATASETS = {
+    "ali-ccp": load_ali_ccp,
+    "aliexpress": load_aliexpress,
     "census-income": load_census_income,
     "synthetic": load_synthetic,
+    "census-position-bias": load_census_position_bias,
+    "synthetic-funnel": load_synthetic_funnel,
 }
 
 

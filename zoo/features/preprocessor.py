@@ -120,34 +120,56 @@ class FeaturePreprocessor(keras.layers.Layer):
                 raw training values. Pass training data only: statistics
                 from validation or test rows would leak into the model.
         """
-        for name in self.features_needing_adapt():
-            if name not in data:
-                raise KeyError(
-                    f"adapt() needs training values for feature {name!r}; the data has only "
-                    f"{sorted(data)}"
-                )
-            feature = next(f for f in self.features if f.name == name)
-            values = np.asarray(data[name])
-            encoder = self._encoders[name]
-            if isinstance(feature, NumericFeature):
-                values = values.astype("float64")
-                if not np.all(np.isfinite(values)):
-                    bad = int(np.flatnonzero(~np.isfinite(values))[0])
-                    raise ValueError(
-                        f"Feature {name!r}: non-finite value {values[bad]} at row {bad} of the "
-                        "data passed to adapt()."
+        return self.adapt_batches([data])
+
+    def adapt_batches(self, batches):
+        """Learns vocabularies and normalization statistics from a stream of batches.
+
+        The same result as `adapt` on the concatenated batches, in memory
+        bounded by the vocabularies rather than the rows. Vocabularies are
+        counted by the Keras lookup layers themselves (`update_state` per
+        batch, `finalize_state` at the end: the streaming half of their own
+        `adapt`). Numeric statistics are float64 running moments (Chan et
+        al.'s pairwise update): Keras' `Normalization.adapt` accumulates in
+        float32, which loses digits on sums such as Census capital gains.
+
+        Args:
+            batches: iterable of dicts from feature name to a 1-D numpy
+                array (or list) of raw training values.
+        """
+        needed = [f for f in self.features if f.name in set(self.features_needing_adapt())]
+        moments = {f.name: _Moments(f.name) for f in needed if isinstance(f, NumericFeature)}
+        counted = dict.fromkeys((f.name for f in needed), 0)
+        for feature in needed:
+            if feature.name not in moments:
+                self._encoders[feature.name].reset_state()
+        for batch in batches:
+            for feature in needed:
+                if feature.name not in batch:
+                    raise KeyError(
+                        f"adapt() needs training values for feature {feature.name!r}; the data "
+                        f"has only {sorted(batch)}"
                     )
-                # Float64 statistics: float32 accumulation loses digits on
-                # survey-weighted sums such as Census capital gains.
-                self.statistics[name] = [float(values.mean()), float(values.var())]
+                values = np.asarray(batch[feature.name]).reshape(-1)
+                counted[feature.name] += values.size
+                if feature.name in moments:
+                    moments[feature.name].update(values)
+                elif values.size:
+                    self._encoders[feature.name].update_state(_lookup_input(feature, values))
+        for feature in needed:
+            if counted[feature.name] == 0:
+                raise ValueError(f"Feature {feature.name!r}: adapt() received no values.")
+            if feature.name in moments:
+                self.statistics[feature.name] = moments[feature.name].result()
             else:
-                encoder.adapt(values)
+                encoder = self._encoders[feature.name]
+                encoder.finalize_state()
                 # Drop the OOV token(s) that get_vocabulary() lists first.
                 vocabulary = encoder.get_vocabulary()[feature.num_oov_indices :]
-                self.vocabularies[name] = [
+                self.vocabularies[feature.name] = [
                     v.decode() if isinstance(v, bytes) else v for v in vocabulary
                 ]
-            self._encoders[name] = self._make_encoder(feature)
+            self._encoders[feature.name] = self._make_encoder(feature)
         return self
 
     # -- what the model and the export need to know -------------------------
@@ -234,3 +256,49 @@ class FeaturePreprocessor(keras.layers.Layer):
             }
         )
         return config
+
+
+class _Moments:
+    """Count, mean and sum of squared deviations of a stream, in float64."""
+
+    def __init__(self, name):
+        self.name = name
+        self.count = 0
+        self.mean = 0.0
+        self.m2 = 0.0
+
+    def update(self, values):
+        values = np.asarray(values).astype("float64").reshape(-1)
+        if not np.all(np.isfinite(values)):
+            bad = int(np.flatnonzero(~np.isfinite(values))[0])
+            raise ValueError(
+                f"Feature {self.name!r}: non-finite value {values[bad]} at row "
+                f"{self.count + bad} of the data passed to adapt()."
+            )
+        if values.size == 0:
+            return
+        # Float64 statistics: float32 accumulation loses digits on
+        # survey-weighted sums such as Census capital gains.
+        count, mean = values.size, float(values.mean())
+        m2 = float(np.sum((values - mean) ** 2))
+        total = self.count + count
+        delta = mean - self.mean
+        self.mean += delta * count / total
+        self.m2 += m2 + delta * delta * self.count * count / total
+        self.count = total
+
+    def result(self):
+        return [float(self.mean), float(self.m2 / self.count)]
+
+
+def _lookup_input(feature, values):
+    """A batch of raw categorical values as the feature's lookup layer takes them."""
+    if feature.dtype == "int64":
+        if values.dtype.kind not in "iub":
+            raise TypeError(
+                f"Feature {feature.name!r} expects int64 raw values. Received dtype {values.dtype}."
+            )
+        return tf.constant(values.astype("int64"))
+    if values.dtype.kind == "O":  # str or bytes objects (tf.data yields bytes)
+        values = [v if isinstance(v, bytes) else str(v) for v in values]
+    return tf.constant(values, dtype=tf.string)
