@@ -11,6 +11,16 @@ import sys
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+def write_json(path, payload):
+    """Writes JSON beside `path`, then renames: the file is whole or absent."""
+    import json
+
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(payload, f, indent=1)
+    os.replace(tmp, path)
+
+
 def proc_status_kb(field):
     """A `/proc/self/status` field in kB (VmHWM = peak RSS, VmRSS = current), or -1."""
     try:

@@ -40,6 +40,9 @@ sys.path.insert(0, HERE)
 import _benchutil as bu  # noqa: E402
 
 MODEL_ORDER = ["single-task", "shared-bottom", "omoe", "mmoe", "cgc", "ple"]
+# The other baselines of the seed papers' tables, for bench/census_table.py
+# (not part of this script's speed comparison with the peers).
+SEED_BASELINES = ["cross-stitch", "snr-trans", "snr-aver", "esmm"]
 DISPLAY = {
     "single-task": "Single-task",
     "shared-bottom": "Shared-Bottom",
@@ -47,6 +50,10 @@ DISPLAY = {
     "mmoe": "MMoE",
     "cgc": "CGC",
     "ple": "PLE",
+    "cross-stitch": "Cross-Stitch",
+    "snr-trans": "SNR-Trans",
+    "snr-aver": "SNR-Aver",
+    "esmm": "ESMM",
 }
 TOWER = [16]
 # Model constructor arguments. The peer benchmark's architectures where it has
@@ -72,6 +79,10 @@ ARCHITECTURES = {
         "expert_units": [32],
         "tower_units": TOWER,
     },
+    "cross-stitch": {"units": [64, 32], "tower_units": TOWER},
+    "snr-trans": {"num_layers": 2, "num_experts": 4, "expert_units": 32, "tower_units": TOWER},
+    "snr-aver": {"num_layers": 2, "num_experts": 4, "expert_units": 32, "tower_units": TOWER},
+    "esmm": {"hidden_units": [128], "tower_units": TOWER},
 }
 ARCH_TEXT = {
     "single-task": "per task: own embeddings, MLP [128], tower [16]",
@@ -80,6 +91,12 @@ ARCH_TEXT = {
     "mmoe": "8 experts [32], 1 gate per task, towers [16]",
     "cgc": "2 task + 4 shared experts [32], towers [16]",
     "ple": "2 levels, 2 task + 4 shared experts [32], towers [16]",
+    "cross-stitch": "per task a column [64, 32], cross-stitch units after each layer, towers [16]",
+    "snr-trans": "2 layers of 4 sub-networks [32], transformation connections with L0 1e-4, "
+    "towers [16]",
+    "snr-aver": "2 layers of 4 sub-networks [32], averaging connections with L0 1e-4, towers [16]",
+    "esmm": "per task an MLP [128] over shared embeddings, towers [16]; the second task's "
+    "output is the first's times its own",
 }
 TARGETS = {"income": 0.950, "never_married": 0.9943, "savedmodel_samples_per_s": 400_000}
 

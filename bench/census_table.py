@@ -15,6 +15,7 @@ cell is not trained again (`--fresh` starts over), so an interrupted run
 resumes where it stopped.
 
     python bench/census_table.py                    # 2 groups x 2 protocols x 6 models x 3 seeds
+    python bench/census_table.py --models cross-stitch,snr-trans,snr-aver,esmm --groups 2
     python bench/census_table.py --groups 1 --protocols all-features --seeds 1
     python bench/census_table.py --render-only      # rewrite the .md from the run files
 """
@@ -32,7 +33,15 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import _benchutil as bu  # noqa: E402
-from census_models import ARCH_TEXT, ARCHITECTURES, DISPLAY, MODEL_ORDER  # noqa: E402
+from census_models import (  # noqa: E402
+    ARCH_TEXT,
+    ARCHITECTURES,
+    DISPLAY,
+    MODEL_ORDER,
+    SEED_BASELINES,
+)
+
+ALL_MODELS = MODEL_ORDER + SEED_BASELINES
 
 # Published by torch-rechub (README of datawhalechina/torch-rechub, multi-task
 # ranking results on Census-Income), all-features protocol, task group 1, with
@@ -131,10 +140,7 @@ def child(group, protocol, seed, models, settings, runs_dir):
             "fit_seconds": round(seconds, 1),
             "params": model.count_params(),
         }
-        tmp = path + ".tmp"
-        with open(tmp, "w") as f:
-            json.dump(record, f, indent=1)
-        os.replace(tmp, path)  # a cell file is whole or absent
+        bu.write_json(path, record)  # a cell file is whole or absent
         print(
             f"g{group} {protocol} seed {seed} {model_name}: "
             + ", ".join(f"{t} {record['test'][t]['auc']:.4f}" for t in record["tasks"])
@@ -196,6 +202,7 @@ def markdown(report):
         "```",
         "python bench/census_table.py                 # the six models, 2 groups x 2 protocols",
         "python bench/census_table.py --setup torch-rechub --groups 1 --protocols all-features",
+        "python bench/census_table.py --models cross-stitch,snr-trans,snr-aver,esmm --groups 2",
         "```",
         "",
         f"Mean ± standard deviation of the exact test AUC over seeds "
@@ -207,7 +214,8 @@ def markdown(report):
         "Architectures as in `bench/census_models.py`:",
         "",
     ]
-    lines += [f"- {DISPLAY[m]}: {ARCH_TEXT[m]}" for m in MODEL_ORDER]
+    present = {r["model"] for r in report["summary"]}
+    lines += [f"- {DISPLAY[m]}: {ARCH_TEXT[m]}" for m in ALL_MODELS if m in present]
     lines.append("")
     lines += _tables(report["summary"], "zoo", "##")
     if any(r["setup"] == "torch-rechub" for r in report["summary"]):
@@ -254,7 +262,7 @@ def _tables(summary, setup, level):
                 "|" + "---|" * len(header),
             ]
             by_model = {r["model"]: r for r in rows}
-            for m in MODEL_ORDER:
+            for m in ALL_MODELS:
                 if m not in by_model:
                     continue
                 r = by_model[m]
@@ -327,9 +335,9 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     models = parse_list(args.models)
-    unknown = sorted(set(models) - set(MODEL_ORDER))
+    unknown = sorted(set(models) - set(ALL_MODELS))
     if unknown:
-        parser.error(f"unknown models {unknown}; choose from {MODEL_ORDER}")
+        parser.error(f"unknown models {unknown}; choose from {ALL_MODELS}")
     settings = {
         "epochs": args.epochs,
         "patience": args.patience,

@@ -180,3 +180,26 @@ def test_multitask_training_runs(tmp_path):
         "multitask_training_plots.png",
         "savedmodels",
     ]
+
+
+@pytest.mark.slow
+def test_selection_bias_runs(tmp_path):
+    notebook, workdir = _execute("selection_bias.py", tmp_path, {"ZOO_NOTEBOOK_EPOCHS": "1"})
+
+    stdout = _text_outputs(notebook)
+    assert "The SavedModel and the Keras model agree." in stdout
+    assert "signatures: ['serving_default', 'with_bias_features']" in stdout
+    aucs = [float(a) for a in re.findall(r"test AUC against true relevance (\d\.\d+)", stdout)]
+    assert len(aucs) == 2 and min(aucs) > 0.85, stdout
+    # Even after one epoch the shallow tower has learned that position 10 is clicked less.
+    shifts = [float(s) for s in re.findall(r"position +\d+: shallow logit ([+-]\d\.\d+)", stdout)]
+    assert len(shifts) == 10 and shifts[-1] < shifts[0] - 0.5, stdout
+    cvr = re.findall(r"(clicked rows only|ESMM): AUC over all impressions (\d\.\d+)", stdout)
+    assert len(cvr) == 2 and all(float(auc) > 0.6 for _, auc in cvr), stdout
+    assert len(re.findall(r"(Cross-Stitch|SNR-Trans): college_or_above AUC", stdout)) == 2
+    assert (workdir / "selection_bias_plots.png").read_bytes().startswith(b"\x89PNG")
+    assert sorted(p.name for p in workdir.iterdir()) == [
+        "savedmodels",
+        "selection_bias_plots.png",
+        "youtube-mmoe.keras",
+    ]

@@ -148,3 +148,47 @@ def test_synthetic_dataset_trains_like_any_other(tmp_path):
     assert weighting["task_weights"]["task_1"] != pytest.approx(0.5), "sigma never moved"
     evaluated = _zoo(["evaluate", "--run-dir", "run"], tmp_path)
     assert evaluated.returncode == 0, evaluated.stderr[-3000:]
+
+
+def test_model_flags_follow_the_constructor_chain():
+    # YouTubeMMoE passes **kwargs on to MMoE: MMoE's flags apply, others do not.
+    with pytest.raises(SystemExit, match="--bottom-units does not apply to model 'youtube-mmoe'"):
+        main(["train", "--model", "youtube-mmoe", "--num-experts", "2", "--bottom-units", "8"])
+    with pytest.raises(SystemExit, match="--bias-features does not apply to model 'mmoe'"):
+        main(["train", "--model", "mmoe", "--bias-features", "position"])
+    with pytest.raises(SystemExit, match="--eta does not apply to dataset 'census-income'"):
+        main(["train", "--eta", "2"])
+
+
+@pytest.mark.slow
+def test_youtube_model_trains_on_position_biased_clicks_and_serves_without_position(tmp_path):
+    import tensorflow as tf
+
+    args = ["train", "--model", "youtube-mmoe", "--dataset", "census-position-bias"]
+    args += ["--eta", "2", "--num-experts", "2", "--epochs", "1", "--quiet"]
+    args += ["--ranking-weights", "click=1", "--output-dir", "run"]
+    trained = _zoo(args, tmp_path)
+    assert trained.returncode == 0, trained.stderr[-3000:]
+    assert "test labels are the true relevance" in trained.stdout
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["data"]["eta"] == 2.0
+    assert metrics["model_config"]["bias_features"] == ["position"]
+    assert metrics["metrics"]["test"]["click"]["auc"] > 0.85
+    export = tmp_path / "savedmodels" / "youtube-mmoe-census-position-bias" / "1"
+    signatures = tf.saved_model.load(str(export)).signatures
+    default = signatures["serving_default"]
+    assert "position" not in default.structured_input_signature[1]
+    assert sorted(default.structured_outputs) == ["click", "ranking_score"]
+    assert "position" in signatures["with_bias_features"].structured_input_signature[1]
+
+
+@pytest.mark.slow
+def test_esmm_trains_on_the_synthetic_funnel(tmp_path):
+    args = ["train", "--model", "esmm", "--dataset", "synthetic-funnel", "--epochs", "1"]
+    args += ["--hidden-units", "32", "--quiet", "--output-dir", "run", "--no-export"]
+    trained = _zoo(args, tmp_path)
+    assert trained.returncode == 0, trained.stderr[-3000:]
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["model"] == "esmm"
+    for task in ("click", "purchase"):
+        assert metrics["metrics"]["test"][task]["auc"] > 0.6

@@ -28,6 +28,7 @@ MODEL_KWARGS = {
         "l0_strength": 1e-3,
     },
     models.SNRAver: {"num_layers": 2, "num_experts": 3, "expert_units": 8, "dropout": 0.1},
+    models.ESMM: {"hidden_units": [8]},
 }
 ALL_MODELS = list(MODEL_KWARGS)
 

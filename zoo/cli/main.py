@@ -23,6 +23,8 @@ DATASET_FLAGS = {
     "protocol": "protocol",
     "embedding_dim": "embedding_dim",
     "correlation": "correlation",
+    "eta": "eta",
+    "list_size": "list_size",
 }
 MODEL_FLAGS = {
     # flag dest -> model constructor argument
@@ -41,6 +43,10 @@ MODEL_FLAGS = {
     "units": "units",
     "self_weight": "self_weight",
     "l0_strength": "l0_strength",
+    "bias_features": "bias_features",
+    "bias_tasks": "bias_tasks",
+    "bias_dropout": "bias_dropout",
+    "shallow_tower_units": "shallow_tower_units",
 }
 
 
@@ -54,6 +60,13 @@ def _units(text):
     if any(u < 1 for u in units):
         raise argparse.ArgumentTypeError(f"layer widths must be >= 1; got {text!r}")
     return units
+
+
+def _names(text):
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError(f"expected comma-separated names; got {text!r}")
+    return names
 
 
 def _task_weights(text):
@@ -124,6 +137,16 @@ def build_parser():
         help="census-income: embedding width of every categorical feature (default 4)",
     )
     data.add_argument(
+        "--eta",
+        type=float,
+        help="census-position-bias: position bias severity, P(examined) = (1/p)^eta (default 1)",
+    )
+    data.add_argument(
+        "--list-size",
+        type=int,
+        help="census-position-bias: results per simulated list (default 10)",
+    )
+    data.add_argument(
         "--correlation",
         type=float,
         help="synthetic: correlation p of the two regression tasks' weights (default 0.5)",
@@ -150,7 +173,10 @@ def build_parser():
         "--bottom-units", type=_units, help="shared-bottom: shared MLP widths (default 256)"
     )
     model.add_argument(
-        "--hidden-units", type=_units, help="single-task: each task's MLP widths (default 256)"
+        "--hidden-units",
+        type=_units,
+        help="single-task: each task's MLP widths (default 256); esmm: the CTR and CVR networks' "
+        "widths (default 128,64)",
     )
     model.add_argument("--num-levels", type=int, help="ple: extraction levels (default 2)")
     model.add_argument(
@@ -188,6 +214,36 @@ def build_parser():
         help="snr-trans, snr-aver: weight of the L0 penalty on open connections (default 1e-4)",
     )
 
+    model.add_argument(
+        "--bias-features",
+        type=_names,
+        help="youtube-mmoe: selection-bias features seen only by the shallow tower and left out "
+        "of the default serving signature, e.g. position,device (default position)",
+    )
+    model.add_argument(
+        "--bias-tasks",
+        type=_names,
+        help="youtube-mmoe: tasks whose logit gets the shallow tower's (default: every binary "
+        "and regression task)",
+    )
+    model.add_argument(
+        "--bias-dropout",
+        type=float,
+        help="youtube-mmoe: rate at which bias feature values are dropped in training "
+        "(default 0.1)",
+    )
+    model.add_argument(
+        "--shallow-tower-units",
+        type=_units,
+        help="youtube-mmoe: hidden widths of the shallow tower (default none: linear)",
+    )
+    model.add_argument(
+        "--ranking-weights",
+        type=_task_weights,
+        default=None,
+        help="every model: TASK=WEIGHT,... adds a ranking_score output to the SavedModel, the "
+        "weighted sum of those tasks' predictions",
+    )
     model.add_argument(
         "--bias-tower",
         metavar="FEATURE",
@@ -305,14 +361,36 @@ def _add_export_flags(group):
     )
 
 
-def _flag_kwargs(args, flags, function, kind, name):
-    """Keyword arguments of `function` from the flags the user set.
+def _accepted_arguments(target):
+    """Argument names of a function, or of a class's constructor chain.
+
+    For a class, `__init__` methods are followed up the zoo's hierarchy
+    while they pass `**kwargs` on: `YouTubeMMoE` hands its MMoE arguments to
+    `MMoE`. Keras' own constructors are not flags.
+    """
+    if not isinstance(target, type):
+        return set(inspect.signature(target).parameters)
+    accepted = set()
+    for cls in target.__mro__:
+        if not cls.__module__.startswith("zoo."):
+            break
+        if "__init__" not in vars(cls):
+            continue
+        parameters = inspect.signature(cls.__init__).parameters
+        accepted |= set(parameters)
+        if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+            break
+    return accepted
+
+
+def _flag_kwargs(args, flags, target, kind, name):
+    """Keyword arguments of `target` (a loader or a model class) from the flags the user set.
 
     A flag left unset is not passed (the function's default applies); a flag
     set for a model or dataset that has no such argument is an error rather
     than silently ignored.
     """
-    accepted = inspect.signature(function).parameters
+    accepted = _accepted_arguments(target)
     kwargs = {}
     for dest, argument in flags.items():
         value = getattr(args, dest)
@@ -389,7 +467,7 @@ def run_train(args):
         get_loader(args.dataset)
     except ValueError as error:
         raise SystemExit(f"zoo train: error: {error}") from None
-    model_kwargs = _flag_kwargs(args, MODEL_FLAGS, model_class.__init__, "model", args.model)
+    model_kwargs = _flag_kwargs(args, MODEL_FLAGS, model_class, "model", args.model)
     dataset_kwargs = _flag_kwargs(
         args, DATASET_FLAGS, get_loader(args.dataset), "dataset", args.dataset
     )
@@ -425,6 +503,7 @@ def run_train(args):
             preprocessor=preprocessor,
             loss_weighting=_loss_weighting_argument(args),
             bias_tower_feature=args.bias_tower,
+            ranking_weights=args.ranking_weights,
             **model_kwargs,
         )
         model.build()  # checks that need the weights, e.g. GradNorm's shared weights

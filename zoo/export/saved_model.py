@@ -3,7 +3,11 @@
 The `serving_default` signature takes one named input per raw feature with
 its real dtype (string categoricals, float32 numerics, int64 ids), runs the
 model's `FeaturePreprocessor` and the model, and returns one named output
-per task. A plain `model.export()` of a subclassed model with dict inputs
+per task (and `ranking_score`, `cvr`, ... where the model adds them; see
+`MultiTaskModel.serving_outputs`). A model may leave features out of its
+default signature and add other signatures (`serving_signatures`): the
+YouTube model serves without position by default and with it under
+`with_bias_features`. A plain `model.export()` of a subclassed model with dict inputs
 would instead expose `args_0`-style inputs and `output_0`-style outputs.
 """
 
@@ -20,19 +24,24 @@ from zoo.export.warmup import write_warmup_requests
 SERVING_SIGNATURE = "serving_default"
 
 
-def serving_input_signature(preprocessor):
-    """`tf.TensorSpec`s, one per raw feature, named after the feature, batch dimension None."""
+def serving_input_signature(preprocessor, excluded=()):
+    """`tf.TensorSpec`s, one per raw feature not `excluded`, named after it, batch size None."""
     return [
         tf.TensorSpec(shape=(None,), dtype=dtype, name=name)
         for name, dtype in preprocessor.raw_dtypes().items()
+        if name not in excluded
     ]
 
 
-def make_serving_function(model):
-    """A `tf.function` raw features -> `{task: prediction}` with named arguments.
+def make_serving_function(model, signature=SERVING_SIGNATURE):
+    """A `tf.function` raw features -> named outputs, with named arguments.
 
     Binary and regression tasks answer `(batch,)`, multiclass tasks
     `(batch, classes)` probabilities.
+
+    Args:
+        model: a zoo `MultiTaskModel` with an adapted preprocessor.
+        signature: a name from `model.serving_signatures()`.
     """
     preprocessor = model.preprocessor
     if preprocessor is None:
@@ -40,18 +49,31 @@ def make_serving_function(model):
             "The model has no preprocessor; a SavedModel for TF Serving must take raw "
             "features. Build the model with preprocessor=..."
         )
-    names = list(preprocessor.raw_dtypes())
+    signatures = model.serving_signatures()
+    if signature not in signatures:
+        raise ValueError(f"Unknown signature {signature!r}; the model has {list(signatures)}")
+    excluded = set(signatures[signature])
+    input_signature = serving_input_signature(preprocessor, excluded)
+    names = [spec.name for spec in input_signature]
+    raw_dtypes = preprocessor.raw_dtypes()
 
     def serve(*raw_values):
-        features = preprocessor(dict(zip(names, raw_values)))
-        outputs = model(features, training=False)
-        # (batch, 1) -> (batch,): one scalar per row and task in TF Serving's answers.
+        raw = dict(zip(names, raw_values))
+        batch = tf.shape(raw_values[0])[:1]
+        # The preprocessor encodes every feature it knows; the left-out ones
+        # get throwaway values here and are dropped again before the model.
+        for name in excluded:
+            dtype = raw_dtypes[name]
+            raw[name] = tf.fill(batch, tf.constant("" if dtype == tf.string else 0, dtype))
+        features = {k: v for k, v in preprocessor(raw).items() if k not in excluded}
+        outputs = model.serving_outputs(features)
+        # (batch, 1) -> (batch,): one scalar per row and output in TF Serving's answers.
         return {
-            t.name: tf.reshape(outputs[t.name], (-1,)) if t.output_units == 1 else outputs[t.name]
-            for t in model.tasks
+            name: tf.reshape(value, (-1,)) if value.shape[-1] == 1 else value
+            for name, value in outputs.items()
         }
 
-    return tf.function(serve, input_signature=serving_input_signature(preprocessor))
+    return tf.function(serve, input_signature=input_signature)
 
 
 def next_version(model_dir):
@@ -99,13 +121,16 @@ def export_saved_model(model, export_base, name, version=None, warmup_rows=None)
         archive = keras.export.ExportArchive()
         archive.track(model)
         archive.track(model.preprocessor)
-        archive.add_endpoint(
-            SERVING_SIGNATURE,
-            make_serving_function(model),
-        )
+        for signature in model.serving_signatures():
+            archive.add_endpoint(signature, make_serving_function(model, signature))
         archive.write_out(staging, verbose=False)
         if warmup_rows is not None:
-            write_warmup_requests(staging, name, warmup_rows, model.preprocessor.raw_dtypes())
+            excluded = set(model.serving_signatures()[SERVING_SIGNATURE])
+            raw_dtypes = {
+                k: v for k, v in model.preprocessor.raw_dtypes().items() if k not in excluded
+            }
+            rows = {k: v for k, v in warmup_rows.items() if k in raw_dtypes}
+            write_warmup_requests(staging, name, rows, raw_dtypes)
         os.rename(staging, final_path)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

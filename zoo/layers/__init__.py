@@ -6,6 +6,7 @@ Layers never import models, data, training or export code (see
 
 from zoo.layers.core.mlp import MLP
 from zoo.layers.experts.experts import Experts
+from zoo.layers.features.feature_dropout import FeatureDropout
 from zoo.layers.features.feature_embedding import FeatureEmbedding
 from zoo.layers.gates.softmax_gate import SoftmaxGate
 from zoo.layers.switchers.cgc import CGCSwitcher
@@ -22,6 +23,7 @@ __all__ = [
     "CGCSwitcher",
     "CrossStitchSwitcher",
     "Experts",
+    "FeatureDropout",
     "FeatureEmbedding",
     "IndependentSwitcher",
     "MLP",

@@ -1,6 +1,7 @@
 """Multi-task ranking models; each one is a switcher between shared input and towers."""
 
 from zoo.models.cross_stitch import CrossStitch
+from zoo.models.esmm import ESMM
 from zoo.models.mmoe import MMoE, OMoE
 from zoo.models.multitask_model import MultiTaskModel
 from zoo.models.ple import CGC, PLE
@@ -8,10 +9,12 @@ from zoo.models.registry import MODELS, get_model_class
 from zoo.models.shared_bottom import SharedBottom
 from zoo.models.single_task import SingleTask
 from zoo.models.snr import SNRAver, SNRTrans
+from zoo.models.youtube import YouTubeMMoE
 
 __all__ = [
     "CGC",
     "CrossStitch",
+    "ESMM",
     "MMoE",
     "MODELS",
     "MultiTaskModel",
@@ -21,5 +24,6 @@ __all__ = [
     "SNRTrans",
     "SharedBottom",
     "SingleTask",
+    "YouTubeMMoE",
     "get_model_class",
 ]

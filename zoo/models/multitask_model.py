@@ -46,6 +46,11 @@ class MultiTaskModel(keras.Model):
             none). `None`: no bias tower.
         bias_tower_units: hidden widths of the bias tower; the Biasnet
             paper's (128, 64) by default.
+        ranking_weights: dict from task name to weight, or `None`. When
+            given, the exported SavedModel has one more output,
+            `ranking_score`: the weighted sum of the named tasks'
+            predictions (probabilities for binary tasks, values for
+            regression tasks), the score a ranking service sorts by.
         **kwargs: `keras.Model` keyword arguments, e.g. `name`.
 
     Call arguments:
@@ -76,6 +81,7 @@ class MultiTaskModel(keras.Model):
         loss_weighting=None,
         bias_tower_feature=None,
         bias_tower_units=(128, 64),
+        ranking_weights=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -102,7 +108,7 @@ class MultiTaskModel(keras.Model):
         self.switcher = switcher
         self.tower_units = [int(u) for u in tower_units]
         self.tower_dropout = tower_dropout
-        self.embedding = FeatureEmbedding(self.features, name="embedding")
+        self.embedding = FeatureEmbedding(self.backbone_features(), name="embedding")
         self.towers = {
             t.name: Tower(
                 self.tower_units,
@@ -131,6 +137,11 @@ class MultiTaskModel(keras.Model):
             # Its own embedding, so that the bias tower sees nothing but this feature.
             self.bias_embedding = FeatureEmbedding(bias_features, name="bias_embedding")
             self.bias_tower = Tower(self.bias_tower_units, output_units=1, name="bias_tower")
+        self.ranking_weights = _check_ranking_weights(ranking_weights, self.tasks)
+
+    def backbone_features(self):
+        """The features the switcher sees: all of them, unless a subclass keeps some apart."""
+        return self.features
 
     def build(self, input_shape=None):
         # Run the sublayers once on a one-row dummy batch so every weight
@@ -190,6 +201,32 @@ class MultiTaskModel(keras.Model):
     def call(self, inputs, training=None):
         logits = self.task_logits(inputs, training=training)
         return {name: self.output_activations[name](z) for name, z in logits.items()}
+
+    # ------------------------------------------------------------------
+    # Serving: what the SavedModel's signatures take and answer.
+    # ------------------------------------------------------------------
+
+    def serving_signatures(self):
+        """Dict from SavedModel signature name to the raw features it leaves out.
+
+        `serving_default` first. A model trained on features that serving
+        cannot know (the position a result will be shown at) leaves them
+        out of its default signature; see `YouTubeMMoE`.
+        """
+        return {"serving_default": ()}
+
+    def serving_outputs(self, features):
+        """Dict of named outputs for serving, from preprocessed `features`.
+
+        Each task's prediction, plus `ranking_score` with `ranking_weights`.
+        Features a signature leaves out are absent from `features`.
+        """
+        outputs = dict(self(features, training=False))
+        if self.ranking_weights:
+            outputs["ranking_score"] = sum(
+                weight * outputs[name] for name, weight in self.ranking_weights.items()
+            )
+        return outputs
 
     def gate_weights(self, inputs):
         """Dict from gate name to `(batch, experts)` weights; task gates by task name."""
@@ -346,11 +383,34 @@ class MultiTaskModel(keras.Model):
                 "loss_weighting": keras.layers.serialize(self.loss_weighting),
                 "bias_tower_feature": self.bias_tower_feature,
                 "bias_tower_units": self.bias_tower_units,
+                "ranking_weights": self.ranking_weights,
             }
         )
         if type(self) is MultiTaskModel:
             config["switcher"] = keras.layers.serialize(self.switcher)
         return config
+
+
+def _check_ranking_weights(ranking_weights, tasks):
+    if not ranking_weights:
+        return None
+    by_name = {t.name: t for t in tasks}
+    if "ranking_score" in by_name:
+        raise ValueError("A task named 'ranking_score' would clash with the ranking score output.")
+    weights = {}
+    for name, weight in dict(ranking_weights).items():
+        if name not in by_name:
+            raise ValueError(
+                f"ranking_weights names {name!r}, which is not a task; the tasks are "
+                f"{list(by_name)}"
+            )
+        if by_name[name].output_units != 1:
+            raise ValueError(
+                f"ranking_weights: task {name!r} is multiclass; only binary and regression "
+                "predictions add up to a score"
+            )
+        weights[name] = float(weight)
+    return weights
 
 
 def _loss_object(identifier):

@@ -1,11 +1,13 @@
 """Command-line names of the models. Keep these stable: scripts depend on them."""
 
 from zoo.models.cross_stitch import CrossStitch
+from zoo.models.esmm import ESMM
 from zoo.models.mmoe import MMoE, OMoE
 from zoo.models.ple import CGC, PLE
 from zoo.models.shared_bottom import SharedBottom
 from zoo.models.single_task import SingleTask
 from zoo.models.snr import SNRAver, SNRTrans
+from zoo.models.youtube import YouTubeMMoE
 
 MODELS = {
     "single-task": SingleTask,
@@ -17,6 +19,8 @@ MODELS = {
     "cross-stitch": CrossStitch,
     "snr-trans": SNRTrans,
     "snr-aver": SNRAver,
+    "esmm": ESMM,
+    "youtube-mmoe": YouTubeMMoE,
 }
 
 

@@ -54,7 +54,8 @@ class SingleTask(MultiTaskModel):
             **kwargs,
         )
         self.task_embeddings = [
-            FeatureEmbedding(self.features, name=f"embedding_{t.name}") for t in self.tasks
+            FeatureEmbedding(self.backbone_features(), name=f"embedding_{t.name}")
+            for t in self.tasks
         ]
 
     def task_representations(self, inputs, training=None, return_gate_weights=False):

@@ -216,9 +216,17 @@ def predict(model, dataset, split, batch_size=4096):
 
     1-D arrays for binary and regression tasks, `(rows, classes)` arrays
     for multiclass tasks.
+
+    These are the predictions the SavedModel's default signature serves:
+    features it leaves out (a YouTube model's position) are left out here
+    too, so a debiasing model is scored on its debiased predictions.
     """
     data = dataset.tf_dataset(split, model.preprocessor, batch_size)
-    outputs = model.predict(data.map(lambda features, *labels: features), verbose=0)
+    excluded = set(model.serving_signatures()["serving_default"])
+    outputs = model.predict(
+        data.map(lambda features, *labels: {k: features[k] for k in features if k not in excluded}),
+        verbose=0,
+    )
     return {
         t.name: np.asarray(outputs[t.name]).reshape(-1)
         if t.output_units == 1
