@@ -62,7 +62,7 @@ def test_fixture_loads_with_its_tasks_features_and_rows(data_dir):
         labels, _, _ = dataset.label_arrays(split)
         np.testing.assert_array_equal(labels["purchase"], [float(r[1]) for r in rows[word]])
     head = dataset.head("validation", 5)
-    assert head["101"].dtype == np.int64 and head["D853"].dtype == np.float32
+    assert head["f101"].dtype == np.int64 and head["D853"].dtype == np.float32
     assert "click" not in head and len(head) == 31
     assert dataset.settings["embedding_dim"] == 3
     assert dataset.settings["files"]["train"][0].endswith("ali_ccp_train.csv.gz")

@@ -115,3 +115,11 @@ def test_spec_validation():
         CategoricalFeature("x", vocabulary=["a"], num_hash_bins=3)
     with pytest.raises(ValueError, match="unique"):
         FeaturePreprocessor([NumericFeature("x"), NumericFeature("x")])
+
+
+def test_feature_names_must_be_signature_names():
+    # TF would rename "101" to "arg_101" in the SavedModel's signature.
+    with pytest.raises(ValueError, match="must be an identifier.*'101'"):
+        CategoricalFeature("101", dtype="int64")
+    with pytest.raises(ValueError, match="must be an identifier.*'price usd'"):
+        NumericFeature("price usd")

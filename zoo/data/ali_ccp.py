@@ -3,7 +3,9 @@
 Reads the preprocessed CSV files of torch-rechub (after the AITM authors'
 `process_public_dataset.py`): a header row, then per impression the labels
 `click` and `purchase`, 23 label-encoded sparse fields and 8 normalized dense
-ones. The original test set is already halved into validation and test.
+ones. The sparse fields' names are numbers (`101`, `109_14`); as features,
+and as SavedModel inputs, they are `f101`, `f109_14`. The original test set
+is already halved into validation and test.
 
 Files, in the data folder (the first name that exists wins, per split):
 - `ali_ccp_{train,val,test}.csv[.gz]`: the full preprocessed download;
@@ -29,6 +31,10 @@ SPARSE_COLUMNS = (
 )  # fmt: skip
 DENSE_COLUMNS = ("D109_14", "D110_14", "D127_14", "D150_14", "D508", "D509", "D702", "D853")
 COLUMNS = LABEL_COLUMNS + SPARSE_COLUMNS + DENSE_COLUMNS
+# Feature names become SavedModel input names, which must be identifiers:
+# the sparse field "101" is the feature "f101" (the dense "D109_14" keeps its name).
+SPARSE_FEATURES = tuple(f"f{column}" for column in SPARSE_COLUMNS)
+FIELD_NAMES = LABEL_COLUMNS + SPARSE_FEATURES + DENSE_COLUMNS
 # Split name -> the split's word in the file names.
 FILE_SPLITS = {"train": "train", "validation": "val", "test": "test"}
 
@@ -60,11 +66,12 @@ def load_ali_ccp(data_dir=None, embedding_dim=16, shuffle_buffer=100_000, max_to
     }
     features = [
         CategoricalFeature(name, dtype="int64", embedding_dim=embedding_dim, max_tokens=max_tokens)
-        for name in SPARSE_COLUMNS
+        for name in SPARSE_FEATURES
     ] + [NumericFeature(name) for name in DENSE_COLUMNS]
     return StreamingCsvDataset(
         NAME,
         columns=COLUMNS,
+        field_names=FIELD_NAMES,
         features=features,
         tasks=[Task(name) for name in LABEL_COLUMNS],
         files=files,

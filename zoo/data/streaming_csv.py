@@ -84,6 +84,11 @@ class StreamingCsvDataset:
     Args:
         name: the dataset's command-line name.
         columns: the header's column names, in file order.
+        field_names: the names the parsed columns go by, one per column, or
+            `None` for the header's names. Features and tasks name fields,
+            and a feature's name is its SavedModel input name, which must
+            be an identifier: Ali-CCP's header says `101`, its field is
+            `f101`.
         features: list of `CategoricalFeature` / `NumericFeature`, each named
             after a column; categorical columns hold integers (dtype
             `"int64"`) or strings.
@@ -124,13 +129,20 @@ class StreamingCsvDataset:
         features,
         tasks,
         files,
+        field_names=None,
         validation_fraction=None,
         shuffle_buffer=100_000,
         settings=None,
         delimiter=",",
     ):
         self.name = name
-        self.columns = tuple(columns)
+        self.header = tuple(columns)
+        self.columns = tuple(field_names) if field_names is not None else self.header
+        if len(self.columns) != len(self.header):
+            raise ValueError(
+                f"Expected one field name per column ({len(self.header)}). "
+                f"Received {len(self.columns)}."
+            )
         self.features = list(features)
         self.tasks = list(tasks)
         self.files = {split: [os.fspath(p) for p in paths] for split, paths in files.items()}
@@ -204,21 +216,21 @@ class StreamingCsvDataset:
         except (OSError, EOFError, UnicodeDecodeError) as error:
             raise DataError(f"{path}: cannot be read as text ({error}).") from error
         found = [c.strip() for c in next(csv.reader([header], delimiter=self.delimiter), [])]
-        for position, expected in enumerate(self.columns, start=1):
+        for position, expected in enumerate(self.header, start=1):
             if position > len(found):
                 raise DataError(
                     f"{path}: header column {position} should be {expected!r}, found nothing: "
-                    f"the header has {len(found)} columns, expected {len(self.columns)}."
+                    f"the header has {len(found)} columns, expected {len(self.header)}."
                 )
             if found[position - 1] != expected:
                 raise DataError(
                     f"{path}: header column {position} should be {expected!r}, "
                     f"found {found[position - 1]!r}."
                 )
-        if len(found) > len(self.columns):
+        if len(found) > len(self.header):
             raise DataError(
-                f"{path}: header column {len(self.columns) + 1} is {found[len(self.columns)]!r}; "
-                f"expected {len(self.columns)} columns, the last {self.columns[-1]!r}."
+                f"{path}: header column {len(self.header) + 1} is {found[len(self.header)]!r}; "
+                f"expected {len(self.header)} columns, the last {self.header[-1]!r}."
             )
         return compression
 
@@ -461,10 +473,12 @@ class StreamingCsvDataset:
                             f"{where}: expected {num_columns} fields separated by "
                             f"{self.delimiter!r}, found {found}."
                         )
-                    for name, value in zip(self.columns, fields):
+                    for name, column, value in zip(self.columns, self.header, fields):
                         expected = self._field_problem(name, value)
                         if expected:
-                            return f"{where}: column {name!r} expects {expected}, found {value!r}."
+                            return (
+                                f"{where}: column {column!r} expects {expected}, found {value!r}."
+                            )
         except (OSError, EOFError, UnicodeDecodeError, csv.Error) as error:
             return f"{path}: cannot be read as text ({error})."
         return None

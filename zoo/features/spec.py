@@ -9,6 +9,17 @@ import dataclasses
 CATEGORICAL_DTYPES = ("string", "int64")
 
 
+def _check_name(name):
+    # TF turns a name that is not an identifier into `arg_<name>` in the
+    # SavedModel signature, where clients and warm-up requests would not
+    # find it.
+    if not isinstance(name, str) or not name.isidentifier():
+        raise ValueError(
+            "A feature's name is its SavedModel input name and must be an identifier "
+            f"(letters, digits and underscores, not starting with a digit). Received: {name!r}"
+        )
+
+
 @dataclasses.dataclass(frozen=True)
 class CategoricalFeature:
     """A categorical input, encoded by vocabulary lookup or hashing.
@@ -36,6 +47,7 @@ class CategoricalFeature:
     num_oov_indices: int = 1
 
     def __post_init__(self):
+        _check_name(self.name)
         if self.dtype not in CATEGORICAL_DTYPES:
             raise ValueError(
                 f"Feature {self.name!r}: expected dtype in {CATEGORICAL_DTYPES}. "
@@ -85,6 +97,9 @@ class NumericFeature:
 
     name: str
     normalize: bool = True
+
+    def __post_init__(self):
+        _check_name(self.name)
 
     kind = "numeric"
 
