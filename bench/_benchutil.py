@@ -21,6 +21,31 @@ def write_json(path, payload):
     os.replace(tmp, path)
 
 
+def new_report(started, settings, **results):
+    """The common head of a benchmark's JSON report: when, how, on what, how long."""
+    import time
+
+    return {
+        "date": utc_now(),
+        "command": command_line(),
+        "machine": machine_info(),
+        "wall_s": time.perf_counter() - started,
+        "settings": settings,
+        **results,
+    }
+
+
+def write_report(base, report, markdown_text):
+    """Writes `<base>.json` and `<base>.md` (whole or absent) and prints the markdown."""
+    os.makedirs(os.path.dirname(base) or ".", exist_ok=True)
+    write_json(base + ".json", report)
+    tmp = base + ".md.tmp"
+    with open(tmp, "w") as f:
+        f.write(markdown_text)
+    os.replace(tmp, base + ".md")
+    print(markdown_text)
+
+
 def proc_status_kb(field):
     """A `/proc/self/status` field in kB (VmHWM = peak RSS, VmRSS = current), or -1."""
     try:

@@ -205,20 +205,9 @@ def main(argv=None):
     runs = []
     for seed in range(1, args.seeds + 1):
         runs += run_seed(seed, settings)
-    report = {
-        "date": bu.utc_now(),
-        "command": bu.command_line(),
-        "machine": bu.machine_info(),
-        "wall_s": time.perf_counter() - started,
-        "settings": settings,
-        "runs": runs,
-    }
-    os.makedirs(args.out, exist_ok=True)
     base = os.path.join(args.out, "esmm_funnel")
-    bu.write_json(base + ".json", report)
-    with open(base + ".md", "w") as f:
-        f.write(markdown(report))
-    print(markdown(report))
+    report = bu.new_report(started, settings, runs=runs)
+    bu.write_report(base, report, markdown(report))
     print(f"wrote {base}.json and .md")
 
 

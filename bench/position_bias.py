@@ -227,9 +227,7 @@ def main(argv=None):
         with open(base + ".json") as f:
             report = json.load(f)
         plot(report, base + ".png")
-        with open(base + ".md", "w") as f:
-            f.write(markdown(report))
-        print(markdown(report))
+        bu.write_report(base, report, markdown(report))
         return
     etas = [float(e) for e in args.etas.split(",")]
     settings = {
@@ -265,20 +263,9 @@ def main(argv=None):
             f"{run['test_relevance_auc']:.4f} ({run['epochs_run']} epochs, {run['wall_s']:.0f} s)",
             flush=True,
         )
-    report = {
-        "date": bu.utc_now(),
-        "command": bu.command_line(),
-        "machine": bu.machine_info(),
-        "wall_s": time.perf_counter() - started,
-        "settings": settings,
-        "summary": summarize(runs, etas),
-        "runs": runs,
-    }
+    report = bu.new_report(started, settings, summary=summarize(runs, etas), runs=runs)
     plot(report, base + ".png")
-    bu.write_json(base + ".json", report)
-    with open(base + ".md", "w") as f:
-        f.write(markdown(report))
-    print(markdown(report))
+    bu.write_report(base, report, markdown(report))
     print(f"wrote {base}.json, .md and .png")
 
 

@@ -245,9 +245,7 @@ def main(argv=None):
             report = json.load(f)
         s = report["settings"]
         plot(report["runs"], s["models"], s["correlations"], base + ".png")
-        with open(base + ".md", "w") as f:
-            f.write(markdown(report))
-        print(markdown(report))
+        bu.write_report(base, report, markdown(report))
         return
     correlations = [float(p) for p in args.correlations.split(",")]
     models = args.models.split(",")
@@ -279,22 +277,12 @@ def main(argv=None):
                     f"(label correlation {run['label_pearson_correlation']:.3f})",
                     flush=True,
                 )
-    report = {
-        "date": bu.utc_now(),
-        "command": bu.command_line(),
-        "machine": bu.machine_info(),
-        "wall_s": time.perf_counter() - started,
-        "settings": settings,
-        "summary": summarize(runs, models, correlations),
-        "runs": runs,
-    }
+    report = bu.new_report(
+        started, settings, summary=summarize(runs, models, correlations), runs=runs
+    )
     os.makedirs(args.out, exist_ok=True)
     plot(runs, models, correlations, base + ".png")
-    with open(base + ".json", "w") as f:
-        json.dump(report, f, indent=1)
-    with open(base + ".md", "w") as f:
-        f.write(markdown(report))
-    print(markdown(report))
+    bu.write_report(base, report, markdown(report))
     print(f"wrote {base}.json, .md and .png")
 
 

@@ -63,3 +63,34 @@ def test_census_table_benchmark_writes_its_table(tmp_path):
     again = _bench("census_table.py", "--models", "mmoe", *table_args)
     assert again.returncode == 0, again.stderr[-3000:]
     assert "group 1, all-features, seed 1" not in again.stdout
+
+
+@pytest.mark.slow
+def test_position_bias_benchmark_writes_its_report(tmp_path):
+    completed = _bench(
+        "position_bias.py",
+        *("--etas", 2, "--seeds", 1, "--max-epochs", 1, "--out", tmp_path),
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    report = json.loads((tmp_path / "position_bias.json").read_text())
+    methods = sorted(r["method"] for r in report["runs"])
+    assert methods == ["no-handling", "position-feature", "relevance", "shallow-tower"]
+    assert all(0.5 < r["test_relevance_auc"] <= 1.0 for r in report["runs"])
+    assert (tmp_path / "position_bias.png").read_bytes()[:4] == b"\x89PNG"
+    assert "Paired gain over no bias handling" in (tmp_path / "position_bias.md").read_text()
+    # Resumes from the run files instead of training again.
+    again = _bench(
+        "position_bias.py", "--etas", 2, "--seeds", 1, "--max-epochs", 1, "--out", tmp_path
+    )
+    assert again.returncode == 0 and "test AUC vs relevance" not in again.stdout
+
+
+@pytest.mark.slow
+def test_esmm_funnel_benchmark_writes_its_report(tmp_path):
+    completed = _bench(
+        "esmm_funnel.py", "--seeds", 1, "--num-rows", 6000, "--max-epochs", 1, "--out", tmp_path
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    report = json.loads((tmp_path / "esmm_funnel.json").read_text())
+    assert sorted(r["method"] for r in report["runs"]) == ["clicked-only", "esmm"]
+    assert "mean abs. error to the true CVR" in (tmp_path / "esmm_funnel.md").read_text()

@@ -5,10 +5,9 @@ import pathlib
 import numpy as np
 import pytest
 
-import zoo.models
+from tests.data.streaming_end_to_end import check_mmoe_trains_and_evaluates
 from zoo.data import DataError, load_aliexpress, load_dataset
 from zoo.data.aliexpress import CATEGORICAL_COLUMNS, COLUMNS, NUMERICAL_COLUMNS
-from zoo.training.trainer import TrainingConfig, evaluate, fit
 
 SHARED_SAMPLE = pathlib.Path(__file__).resolve().parents[2].parent / "shared/data/aliexpress-sample"
 
@@ -91,24 +90,7 @@ def test_a_bad_number_names_the_file_and_line(data_dir):
 
 def test_mmoe_trains_and_evaluates_end_to_end(data_dir):
     folder, _ = data_dir
-    dataset = load_aliexpress(str(folder), embedding_dim=4)
-    model = zoo.models.MMoE(
-        tasks=dataset.tasks,
-        preprocessor=dataset.make_preprocessor(),
-        num_experts=2,
-        expert_units=(8,),
-        tower_units=(8,),
-    )
-    config = TrainingConfig(
-        epochs=1, batch_size=32, jit_compile=False, early_stopping_patience=None, verbose=0
-    )
-    result = fit(model, dataset, config)
-    assert "val_conversion_loss" in result.history
-    metrics = evaluate(model, dataset, "test")
-    assert set(metrics) == {"click", "conversion", "total_loss", "num_rows"}
-    assert metrics["num_rows"] == 30
-    for task in ("click", "conversion"):
-        assert 0.0 <= metrics[task]["auc"] <= 1.0 and np.isfinite(metrics[task]["loss"])
+    check_mmoe_trains_and_evaluates(load_aliexpress(str(folder), embedding_dim=4), 30)
 
 
 def test_the_shared_sample():
