@@ -47,6 +47,9 @@ MODEL_FLAGS = {
     "bias_tasks": "bias_tasks",
     "bias_dropout": "bias_dropout",
     "shallow_tower_units": "shallow_tower_units",
+    "hidden_state_units": "hidden_state_units",
+    "alpha": "alpha",
+    "alpha_ratio": "alpha_ratio",
 }
 
 
@@ -236,6 +239,24 @@ def build_parser():
         "--shallow-tower-units",
         type=_units,
         help="youtube-mmoe: hidden widths of the shallow tower (default none: linear)",
+    )
+    model.add_argument(
+        "--hidden-state-units",
+        type=_units,
+        help="mmoe-dlen, ple-dlen: widths of the hidden-state network giving P(UP) "
+        "(default 256,128,64)",
+    )
+    model.add_argument(
+        "--alpha",
+        type=float,
+        help="mmoe-dlen, ple-dlen: upper limit of P(t | not UP), an absolute probability for "
+        "every task (instead of --alpha-ratio)",
+    )
+    model.add_argument(
+        "--alpha-ratio",
+        type=float,
+        help="mmoe-dlen, ple-dlen: upper limit of P(t | not UP) as a multiple of each task's "
+        "training positive rate (default 0.3; the paper uses 0.1 to 0.5)",
     )
     model.add_argument(
         "--ranking-weights",
@@ -497,6 +518,11 @@ def run_train(args):
     output_dir = args.output_dir or os.path.join("runs", f"{args.model}-{args.dataset}-{stamp}")
     os.makedirs(output_dir, exist_ok=True)
     config.tensorboard_dir = os.path.join(output_dir, "logs")
+    if "base_rates" in _accepted_arguments(model_class):
+        from zoo.models.dlen import base_rates
+
+        # DLEN's alpha_ratio is relative to each task's rate on the training split.
+        model_kwargs["base_rates"] = base_rates(dataset)
     try:
         model = model_class(
             tasks=dataset.tasks,

@@ -1,6 +1,7 @@
 """Multi-task ranking models; each one is a switcher between shared input and towers."""
 
 from zoo.models.cross_stitch import CrossStitch
+from zoo.models.dlen import PLEDLEN, MMoEDLEN
 from zoo.models.esmm import ESMM
 from zoo.models.mmoe import MMoE, OMoE
 from zoo.models.multitask_model import MultiTaskModel
@@ -16,10 +17,12 @@ __all__ = [
     "CrossStitch",
     "ESMM",
     "MMoE",
+    "MMoEDLEN",
     "MODELS",
     "MultiTaskModel",
     "OMoE",
     "PLE",
+    "PLEDLEN",
     "SNRAver",
     "SNRTrans",
     "SharedBottom",

@@ -112,7 +112,7 @@ class MultiTaskModel(keras.Model):
         self.towers = {
             t.name: Tower(
                 self.tower_units,
-                output_units=t.output_units,
+                output_units=self.tower_output_units(t),
                 dropout=tower_dropout,
                 name=f"tower_{t.name}",
             )
@@ -139,6 +139,10 @@ class MultiTaskModel(keras.Model):
             self.bias_tower = Tower(self.bias_tower_units, output_units=1, name="bias_tower")
         self.ranking_weights = _check_ranking_weights(ranking_weights, self.tasks)
 
+    def tower_output_units(self, task):
+        """Logits of a task's tower: the task's own, unless a head splits it (DLEN: two)."""
+        return task.output_units
+
     def backbone_features(self):
         """The features the switcher sees: all of them, unless a subclass keeps some apart."""
         return self.features
@@ -153,7 +157,7 @@ class MultiTaskModel(keras.Model):
             )
             for f in self.features
         }
-        self.task_logits(dummy)
+        self.call(dummy)  # every sublayer a subclass's call uses, not only the towers
         if not self.loss_weighting.built:  # a loaded weighting arrives built
             self.loss_weighting.build()
         if self.loss_weighting.uses_gradient_norms and not self.switcher.shared_weights():

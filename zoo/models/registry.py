@@ -1,6 +1,7 @@
 """Command-line names of the models. Keep these stable: scripts depend on them."""
 
 from zoo.models.cross_stitch import CrossStitch
+from zoo.models.dlen import PLEDLEN, MMoEDLEN
 from zoo.models.esmm import ESMM
 from zoo.models.mmoe import MMoE, OMoE
 from zoo.models.ple import CGC, PLE
@@ -21,6 +22,8 @@ MODELS = {
     "snr-aver": SNRAver,
     "esmm": ESMM,
     "youtube-mmoe": YouTubeMMoE,
+    "mmoe-dlen": MMoEDLEN,
+    "ple-dlen": PLEDLEN,
 }
 
 

@@ -6,6 +6,7 @@ import time
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from zoo.metrics.ranking import (
     accuracy,
@@ -211,8 +212,8 @@ def steady_epoch_seconds(epoch_seconds):
     return statistics.median(rest)
 
 
-def predict(model, dataset, split, batch_size=4096):
-    """Dict from task name to numpy predictions on a split.
+def predict(model, dataset, split, batch_size=4096, outputs="tasks"):
+    """Dict from output name to numpy predictions on a split.
 
     1-D arrays for binary and regression tasks, `(rows, classes)` arrays
     for multiclass tasks.
@@ -220,18 +221,33 @@ def predict(model, dataset, split, batch_size=4096):
     These are the predictions the SavedModel's default signature serves:
     features it leaves out (a YouTube model's position) are left out here
     too, so a debiasing model is scored on its debiased predictions.
+
+    Args:
+        outputs: `"tasks"` for one prediction per task, or `"serving"` for
+            every output of the default signature (with `ranking_score`,
+            ESMM's `cvr`, DLEN's `p_up`, ...).
     """
+    if outputs not in ("tasks", "serving"):
+        raise ValueError(f"Expected outputs 'tasks' or 'serving'. Received: {outputs!r}")
     data = dataset.tf_dataset(split, model.preprocessor, batch_size)
     excluded = set(model.serving_signatures()["serving_default"])
-    outputs = model.predict(
-        data.map(lambda features, *labels: {k: features[k] for k in features if k not in excluded}),
-        verbose=0,
-    )
+
+    @tf.function(reduce_retracing=True)
+    def serve(features):
+        features = {k: v for k, v in features.items() if k not in excluded}
+        if outputs == "tasks":
+            return model(features, training=False)
+        return model.serving_outputs(features)
+
+    parts = {}
+    for features, *_ in data:
+        for name, value in serve(features).items():
+            parts.setdefault(name, []).append(value.numpy())
     return {
-        t.name: np.asarray(outputs[t.name]).reshape(-1)
-        if t.output_units == 1
-        else np.asarray(outputs[t.name])
-        for t in model.tasks
+        name: np.concatenate(values).reshape(-1)
+        if values[0].shape[-1] == 1
+        else np.concatenate(values)
+        for name, values in parts.items()
     }
 
 
@@ -272,9 +288,11 @@ def evaluate(model, dataset, split, batch_size=4096):
     Returns:
         Dict from task name to its metrics (`task_metrics`, plus
         `num_labeled` rows), `"total_loss"`: the sum of the task losses
-        (the multi-task loss with every weight 1), and `"num_rows"`.
+        (the multi-task loss with every weight 1), `"num_rows"`, and for a
+        DLEN model `"p_up"`: the AUC of P(UP) against "any positive
+        interaction" (`auc_any_positive`), the paper's convergence check.
     """
-    predictions = predict(model, dataset, split, batch_size)
+    predictions = predict(model, dataset, split, batch_size, outputs="serving")
     labels, present, users = dataset.label_arrays(split)
     results = {}
     for task in model.tasks:
@@ -287,5 +305,11 @@ def evaluate(model, dataset, split, batch_size=4096):
         )
         results[task.name]["num_labeled"] = int(rows.sum())
     results["total_loss"] = float(sum(results[t.name]["loss"] for t in model.tasks))
+    if "p_up" in predictions:
+        # DLEN's convergence check: P(UP) against "any positive interaction".
+        any_positive = np.zeros(len(predictions["p_up"]), bool)
+        for task in model.tasks:
+            any_positive |= present[task.name] & (labels[task.name] > 0.5)
+        results["p_up"] = {"auc_any_positive": roc_auc(any_positive, predictions["p_up"])}
     results["num_rows"] = len(next(iter(labels.values())))
     return results
