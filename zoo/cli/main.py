@@ -25,6 +25,10 @@ DATASET_FLAGS = {
     "correlation": "correlation",
     "eta": "eta",
     "list_size": "list_size",
+    "tasks": "tasks",
+    "validation_days": "validation_days",
+    "test_days": "test_days",
+    "max_rows": "max_rows",
 }
 MODEL_FLAGS = {
     # flag dest -> model constructor argument
@@ -148,6 +152,25 @@ def build_parser():
         "--list-size",
         type=int,
         help="census-position-bias: results per simulated list (default 10)",
+    )
+    data.add_argument(
+        "--tasks",
+        type=_names,
+        help="kuairand: tasks, from click, long_view, like, follow, comment, forward, "
+        "profile_enter, pcr (default click,long_view,like,follow,comment,forward)",
+    )
+    data.add_argument(
+        "--validation-days",
+        type=int,
+        help="kuairand: the last days before the test days are validation (default 2)",
+    )
+    data.add_argument(
+        "--test-days", type=int, help="kuairand: the last days of the log are test (default 2)"
+    )
+    data.add_argument(
+        "--max-rows",
+        type=int,
+        help="kuairand: read at most this many log rows (for a quick run on the full download)",
     )
     data.add_argument(
         "--correlation",

@@ -5,6 +5,7 @@ from zoo.data.aliexpress import load_aliexpress
 from zoo.data.census_income import load_census_income
 from zoo.data.errors import DataError
 from zoo.data.funnel import generate_funnel, load_synthetic_funnel
+from zoo.data.kuairand import load_kuairand
 from zoo.data.position_bias import load_census_position_bias
 from zoo.data.registry import DATASETS, load_dataset
 from zoo.data.streaming_csv import StreamingCsvDataset
@@ -22,6 +23,7 @@ __all__ = [
     "load_ali_ccp",
     "load_aliexpress",
     "load_census_income",
+    "load_kuairand",
     "load_dataset",
     "load_synthetic",
     "load_synthetic_funnel",

@@ -4,6 +4,7 @@ from zoo.data.ali_ccp import load_ali_ccp
 from zoo.data.aliexpress import load_aliexpress
 from zoo.data.census_income import load_census_income
 from zoo.data.funnel import load_synthetic_funnel
+from zoo.data.kuairand import load_kuairand
 from zoo.data.position_bias import load_census_position_bias
 from zoo.data.synthetic import load_synthetic
 
@@ -14,6 +15,7 @@ DATASETS = {
     "synthetic": load_synthetic,
     "census-position-bias": load_census_position_bias,
     "synthetic-funnel": load_synthetic_funnel,
+    "kuairand": load_kuairand,
 }
 
 
