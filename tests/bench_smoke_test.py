@@ -94,3 +94,16 @@ def test_esmm_funnel_benchmark_writes_its_report(tmp_path):
     report = json.loads((tmp_path / "esmm_funnel.json").read_text())
     assert sorted(r["method"] for r in report["runs"]) == ["clicked-only", "esmm"]
     assert "mean abs. error to the true CVR" in (tmp_path / "esmm_funnel.md").read_text()
+
+
+@pytest.mark.slow
+def test_dlen_kuairand_benchmark_writes_its_report(tmp_path):
+    args = ["--models", "mmoe,mmoe-dlen", "--seeds", 1, "--max-epochs", 1]
+    completed = _bench("dlen_kuairand.py", *args, "--alpha-ratios", "0.1", "--out", tmp_path)
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    report = json.loads((tmp_path / "dlen_kuairand.json").read_text())
+    runs = {(r["model"], r["alpha_ratio"]) for r in report["runs"]}
+    assert runs == {("mmoe", None), ("mmoe-dlen", 0.3), ("mmoe-dlen", 0.1)}
+    assert all(0 < r["p_up_auc"] < 1 for r in report["runs"] if r["model"] == "mmoe-dlen")
+    table = (tmp_path / "dlen_kuairand.md").read_text()
+    assert "MMoE-DLEN − MMoE" in table and "upper limit alpha_t" in table

@@ -203,3 +203,23 @@ def test_selection_bias_runs(tmp_path):
         "selection_bias_plots.png",
         "youtube-mmoe.keras",
     ]
+
+
+@pytest.mark.slow
+def test_dlen_kuairand_runs(tmp_path):
+    notebook, workdir = _execute("dlen_kuairand.py", tmp_path, {"ZOO_NOTEBOOK_EPOCHS": "1"})
+
+    stdout = _text_outputs(notebook)
+    assert "The SavedModel and the Keras model agree." in stdout
+    assert "'like_and_up'" in stdout and "'p_up'" in stdout
+    aucs = re.findall(r"^(MMoE|MMoE-DLEN): click (\d\.\d+)", stdout, re.MULTILINE)
+    assert len(aucs) == 2 and all(float(auc) > 0.55 for _, auc in aucs), stdout
+    # The cap holds on every test row.
+    caps = re.findall(r"max P\(t\|not UP\) (\d\.\d+) \(cap (\d\.\d+)\)", stdout)
+    assert len(caps) == 6 and all(float(m) <= float(c) for m, c in caps), stdout
+    assert (workdir / "dlen_kuairand_plots.png").read_bytes().startswith(b"\x89PNG")
+    assert sorted(p.name for p in workdir.iterdir()) == [
+        "dlen_kuairand_plots.png",
+        "mmoe-dlen.keras",
+        "savedmodels",
+    ]
