@@ -3,6 +3,7 @@
 import dataclasses
 import statistics
 import time
+import weakref
 
 import keras
 import numpy as np
@@ -230,15 +231,7 @@ def predict(model, dataset, split, batch_size=4096, outputs="tasks"):
     if outputs not in ("tasks", "serving"):
         raise ValueError(f"Expected outputs 'tasks' or 'serving'. Received: {outputs!r}")
     data = dataset.tf_dataset(split, model.preprocessor, batch_size)
-    excluded = set(model.serving_signatures()["serving_default"])
-
-    @tf.function(reduce_retracing=True)
-    def serve(features):
-        features = {k: v for k, v in features.items() if k not in excluded}
-        if outputs == "tasks":
-            return model(features, training=False)
-        return model.serving_outputs(features)
-
+    serve = _prediction_function(model, outputs)
     parts = {}
     for features, *_ in data:
         for name, value in serve(features).items():
@@ -249,6 +242,29 @@ def predict(model, dataset, split, batch_size=4096, outputs="tasks"):
         else np.concatenate(values)
         for name, values in parts.items()
     }
+
+
+# One traced prediction function per model and kind of outputs, reused by
+# every predict/evaluate call (a new tf.function per call retraces each time).
+_PREDICTION_FUNCTIONS = weakref.WeakKeyDictionary()
+
+
+def _prediction_function(model, outputs):
+    functions = _PREDICTION_FUNCTIONS.setdefault(model, {})
+    if outputs not in functions:
+        excluded = set(model.serving_signatures()["serving_default"])
+        # A weak reference: the function must not keep its own key alive.
+        model_ref = weakref.ref(model)
+
+        @tf.function(reduce_retracing=True)
+        def serve(features):
+            features = {k: v for k, v in features.items() if k not in excluded}
+            if outputs == "tasks":
+                return model_ref()(features, training=False)
+            return model_ref().serving_outputs(features)
+
+        functions[outputs] = serve
+    return functions[outputs]
 
 
 def task_metrics(task, labels, predictions, users=None):
