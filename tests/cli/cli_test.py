@@ -192,3 +192,32 @@ def test_esmm_trains_on_the_synthetic_funnel(tmp_path):
     assert metrics["model"] == "esmm"
     for task in ("click", "purchase"):
         assert metrics["metrics"]["test"][task]["auc"] > 0.6
+
+
+def test_model_config_file_is_checked(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"num_experts": 2, "bottom_units": [8]}')
+    with pytest.raises(SystemExit, match=r"model 'mmoe' takes no \['bottom_units'\]"):
+        main(["train", "--model-config", str(bad)])
+    broken = tmp_path / "broken.json"
+    broken.write_text("{not json")
+    with pytest.raises(SystemExit, match="--model-config .*broken.json"):
+        main(["train", "--model-config", str(broken)])
+
+
+@pytest.mark.slow
+def test_mfh_trains_on_kuairand_with_the_shipped_group_config(tmp_path):
+    import tensorflow as tf
+
+    config = os.path.join(os.path.dirname(__file__), "..", "..", "datasets", "kuairand", "mfh.json")
+    args = ["train", "--model", "mfh", "--dataset", "kuairand", "--tasks", "pcr,long_view,click"]
+    args += ["--model-config", os.path.abspath(config), "--epochs", "1", "--quiet"]
+    args += ["--output-dir", "run"]
+    trained = _zoo(args, tmp_path)
+    assert trained.returncode == 0, trained.stderr[-3000:]
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["model_config"]["groups"]["high"] == ["full_active", "high_active"]
+    assert 0 < metrics["metrics"]["test"]["pcr"]["mse"] < 0.25
+    export = tmp_path / "savedmodels" / "mfh-kuairand" / "1"
+    outputs = tf.saved_model.load(str(export)).signatures["serving_default"].structured_outputs
+    assert {"pcr", "click", "pcr__new", "click__high"} <= set(outputs)

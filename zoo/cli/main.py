@@ -54,6 +54,8 @@ MODEL_FLAGS = {
     "hidden_state_units": "hidden_state_units",
     "alpha": "alpha",
     "alpha_ratio": "alpha_ratio",
+    "layout": "layout",
+    "group_feature": "group_feature",
 }
 
 
@@ -282,6 +284,22 @@ def build_parser():
         "training positive rate (default 0.3; the paper uses 0.1 to 0.5)",
     )
     model.add_argument(
+        "--layout",
+        choices=("mfh", "h-mtl", "flat"),
+        help="mfh: the switcher tree; 'h-mtl' and 'flat' are the appendix's ablations "
+        "(default mfh)",
+    )
+    model.add_argument(
+        "--group-feature",
+        help="mfh: the feature that assigns a sample to a user group (default user_active_degree)",
+    )
+    model.add_argument(
+        "--model-config",
+        metavar="FILE",
+        help="every model: a JSON object of constructor arguments, e.g. MFH's groups and "
+        'group_tower_units: {"groups": {"new": ["day_new"], ...}}; flags given as well win',
+    )
+    model.add_argument(
         "--ranking-weights",
         type=_task_weights,
         default=None,
@@ -447,6 +465,25 @@ def _flag_kwargs(args, flags, target, kind, name):
     return kwargs
 
 
+def _model_config(path, model_class, name):
+    """Constructor arguments from a `--model-config` JSON file, checked against the model."""
+    if path is None:
+        return {}
+    try:
+        with open(path) as f:
+            config = json.load(f)
+    except (OSError, json.JSONDecodeError) as error:
+        raise SystemExit(f"zoo train: error: --model-config {path}: {error}") from None
+    if not isinstance(config, dict):
+        raise SystemExit(f"zoo train: error: --model-config {path}: expected a JSON object")
+    unknown = sorted(set(config) - _accepted_arguments(model_class))
+    if unknown:
+        raise SystemExit(
+            f"zoo train: error: --model-config {path}: model {name!r} takes no {unknown}"
+        )
+    return config
+
+
 def _write_json(path, payload):
     # Write beside, then rename: a crash never leaves a truncated file.
     tmp = path + ".tmp"
@@ -511,7 +548,8 @@ def run_train(args):
         get_loader(args.dataset)
     except ValueError as error:
         raise SystemExit(f"zoo train: error: {error}") from None
-    model_kwargs = _flag_kwargs(args, MODEL_FLAGS, model_class, "model", args.model)
+    model_kwargs = _model_config(args.model_config, model_class, args.model)
+    model_kwargs.update(_flag_kwargs(args, MODEL_FLAGS, model_class, "model", args.model))
     dataset_kwargs = _flag_kwargs(
         args, DATASET_FLAGS, get_loader(args.dataset), "dataset", args.dataset
     )

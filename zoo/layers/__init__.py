@@ -11,6 +11,7 @@ from zoo.layers.features.feature_embedding import FeatureEmbedding
 from zoo.layers.gates.softmax_gate import SoftmaxGate
 from zoo.layers.switchers.cgc import CGCSwitcher
 from zoo.layers.switchers.cross_stitch import CrossStitchSwitcher
+from zoo.layers.switchers.facet_tree import FacetTreeSwitcher
 from zoo.layers.switchers.independent import IndependentSwitcher
 from zoo.layers.switchers.mmoe import MMoESwitcher
 from zoo.layers.switchers.ple import PLESwitcher
@@ -23,6 +24,7 @@ __all__ = [
     "CGCSwitcher",
     "CrossStitchSwitcher",
     "Experts",
+    "FacetTreeSwitcher",
     "FeatureDropout",
     "FeatureEmbedding",
     "IndependentSwitcher",

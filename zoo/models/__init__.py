@@ -3,6 +3,7 @@
 from zoo.models.cross_stitch import CrossStitch
 from zoo.models.dlen import PLEDLEN, MMoEDLEN
 from zoo.models.esmm import ESMM
+from zoo.models.mfh import MFH
 from zoo.models.mmoe import MMoE, OMoE
 from zoo.models.multitask_model import MultiTaskModel
 from zoo.models.ple import CGC, PLE
@@ -16,6 +17,7 @@ __all__ = [
     "CGC",
     "CrossStitch",
     "ESMM",
+    "MFH",
     "MMoE",
     "MMoEDLEN",
     "MODELS",

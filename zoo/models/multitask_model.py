@@ -94,10 +94,10 @@ class MultiTaskModel(keras.Model):
             if preprocessor is None:
                 raise ValueError("Pass `features` or an adapted `preprocessor`.")
             features = preprocessor.embedding_features()
-        if getattr(switcher, "num_tasks", len(self.tasks)) != len(self.tasks):
+        if getattr(switcher, "num_tasks", self.num_branches()) != self.num_branches():
             raise ValueError(
-                f"The switcher has {switcher.num_tasks} outputs but there are "
-                f"{len(self.tasks)} tasks: {[t.name for t in self.tasks]}"
+                f"The switcher has {switcher.num_tasks} outputs but the model needs "
+                f"{self.num_branches()} for the tasks {[t.name for t in self.tasks]}"
             )
         self.features = [dict(f) for f in features]
         # Kept out of Keras' layer tracking on purpose: the lookups inside
@@ -109,15 +109,7 @@ class MultiTaskModel(keras.Model):
         self.tower_units = [int(u) for u in tower_units]
         self.tower_dropout = tower_dropout
         self.embedding = FeatureEmbedding(self.backbone_features(), name="embedding")
-        self.towers = {
-            t.name: Tower(
-                self.tower_units,
-                output_units=self.tower_output_units(t),
-                dropout=tower_dropout,
-                name=f"tower_{t.name}",
-            )
-            for t in self.tasks
-        }
+        self.towers = self.make_towers()
         self.output_activations = {t.name: keras.activations.get(t.activation) for t in self.tasks}
         self.loss_weighting = get_loss_weighting(loss_weighting, self.task_names)
         # Per-task losses in the training logs ("income_loss", "val_income_loss").
@@ -138,6 +130,22 @@ class MultiTaskModel(keras.Model):
             self.bias_embedding = FeatureEmbedding(bias_features, name="bias_embedding")
             self.bias_tower = Tower(self.bias_tower_units, output_units=1, name="bias_tower")
         self.ranking_weights = _check_ranking_weights(ranking_weights, self.tasks)
+
+    def num_branches(self):
+        """Outputs the switcher must have: one per task, unless a subclass routes (MFH)."""
+        return len(self.tasks)
+
+    def make_towers(self):
+        """Dict of the towers `head_logits` reads: one per task, named after it."""
+        return {
+            t.name: Tower(
+                self.tower_units,
+                output_units=self.tower_output_units(t),
+                dropout=self.tower_dropout,
+                name=f"tower_{t.name}",
+            )
+            for t in self.tasks
+        }
 
     def tower_output_units(self, task):
         """Logits of a task's tower: the task's own, unless a head splits it (DLEN: two)."""
@@ -191,16 +199,20 @@ class MultiTaskModel(keras.Model):
         With a bias tower, its logit is already added (binary and regression
         tasks).
         """
-        branches = self.task_representations(inputs, training=training)
-        logits = {
-            t.name: self.towers[t.name](h, training=training) for t, h in zip(self.tasks, branches)
-        }
+        logits = self.head_logits(inputs, training=training)
         if self.bias_tower_feature is not None:
             bias = self.bias_tower(self.bias_embedding(inputs), training=training)  # (batch, 1)
             for t in self.tasks:
                 if t.output_units == 1:
                     logits[t.name] = logits[t.name] + bias
         return logits
+
+    def head_logits(self, inputs, training=None):
+        """Dict from task name to its tower's logits, before any bias tower."""
+        branches = self.task_representations(inputs, training=training)
+        return {
+            t.name: self.towers[t.name](h, training=training) for t, h in zip(self.tasks, branches)
+        }
 
     def call(self, inputs, training=None):
         logits = self.task_logits(inputs, training=training)

@@ -3,6 +3,7 @@
 from zoo.models.cross_stitch import CrossStitch
 from zoo.models.dlen import PLEDLEN, MMoEDLEN
 from zoo.models.esmm import ESMM
+from zoo.models.mfh import MFH
 from zoo.models.mmoe import MMoE, OMoE
 from zoo.models.ple import CGC, PLE
 from zoo.models.shared_bottom import SharedBottom
@@ -24,6 +25,7 @@ MODELS = {
     "youtube-mmoe": YouTubeMMoE,
     "mmoe-dlen": MMoEDLEN,
     "ple-dlen": PLEDLEN,
+    "mfh": MFH,
 }
 
 
