@@ -223,3 +223,23 @@ def test_dlen_kuairand_runs(tmp_path):
         "mmoe-dlen.keras",
         "savedmodels",
     ]
+
+
+@pytest.mark.slow
+def test_mfh_kuairand_runs(tmp_path):
+    notebook, workdir = _execute("mfh_kuairand.py", tmp_path, {"ZOO_NOTEBOOK_EPOCHS": "1"})
+
+    stdout = _text_outputs(notebook)
+    assert "The SavedModel and the Keras model agree." in stdout
+    assert "towers reached by a high-activity batch: ['tower_click__high', " in stdout
+    assert "tower_click__low" not in stdout and "tower_pcr__new" not in stdout
+    scores = re.findall(
+        r"(mfh|flat) +(new|low|high): pcr MSE (\d\.\d+), click AUC (\d\.\d+)", stdout
+    )
+    assert len(scores) == 6 and all(float(mse) < 0.3 for *_, mse, _ in scores), stdout
+    assert (workdir / "mfh_kuairand_plots.png").read_bytes().startswith(b"\x89PNG")
+    assert sorted(p.name for p in workdir.iterdir()) == [
+        "mfh.keras",
+        "mfh_kuairand_plots.png",
+        "savedmodels",
+    ]
