@@ -107,3 +107,15 @@ def test_dlen_kuairand_benchmark_writes_its_report(tmp_path):
     assert all(0 < r["p_up_auc"] < 1 for r in report["runs"] if r["model"] == "mmoe-dlen")
     table = (tmp_path / "dlen_kuairand.md").read_text()
     assert "MMoE-DLEN − MMoE" in table and "upper limit alpha_t" in table
+
+
+@pytest.mark.slow
+def test_mfh_kuairand_benchmark_writes_its_report(tmp_path):
+    args = ["--models", "flat,biasnet", "--seeds", 1, "--max-epochs", 1, "--out", tmp_path]
+    completed = _bench("mfh_kuairand.py", *args)
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    report = json.loads((tmp_path / "mfh_kuairand.json").read_text())
+    assert sorted(r["model"] for r in report["runs"]) == ["biasnet", "flat"]
+    assert set(report["runs"][0]["per_group"]) == {"new", "low", "high"}
+    table = (tmp_path / "mfh_kuairand.md").read_text()
+    assert "## high users" in table and "| flat 9-task |" in table
