@@ -21,6 +21,25 @@ def write_json(path, payload):
     os.replace(tmp, path)
 
 
+def stored_run(path, settings_key, run, *args):
+    """A benchmark run kept in `path`: reused if made with the same settings, else made.
+
+    Returns `(result, fresh)`: `run(*args)`'s result (stored at `path`, whole
+    or absent) or the stored one, and whether it was made now. This is what
+    lets an interrupted benchmark resume.
+    """
+    import json
+
+    if os.path.exists(path):
+        with open(path) as f:
+            saved = json.load(f)
+        if saved.get("settings") == settings_key:
+            return saved["run"], False
+    result = run(*args)
+    write_json(path, {"settings": settings_key, "run": result})
+    return result, True
+
+
 def new_report(started, settings, **results):
     """The common head of a benchmark's JSON report: when, how, on what, how long."""
     import time

@@ -204,15 +204,10 @@ def main(argv=None):
     for model, seed, ratio in jobs:
         ratio = ratio if model.endswith("-dlen") else None
         path = os.path.join(runs_dir, f"{model}-alpha{ratio}-s{seed}.json")
-        if os.path.exists(path):
-            with open(path) as f:
-                saved = json.load(f)
-            if saved.get("settings") == key:
-                runs.append(saved["run"])
-                continue
-        run = run_one(model, seed, ratio, settings)
-        bu.write_json(path, {"settings": key, "run": run})
+        run, fresh = bu.stored_run(path, key, run_one, model, seed, ratio, settings)
         runs.append(run)
+        if not fresh:
+            continue
         print(
             f"seed {seed} {DISPLAY[model]:<9} alpha ratio {ratio}: "
             + ", ".join(f"{t} {run['test_auc'][t]:.4f}" for t in TASKS)

@@ -212,15 +212,10 @@ def main(argv=None):
     for seed in range(1, args.seeds + 1):
         for name in models:
             path = os.path.join(runs_dir, f"{name}-s{seed}.json")
-            if os.path.exists(path):
-                with open(path) as f:
-                    saved = json.load(f)
-                if saved.get("settings") == key:
-                    runs.append(saved["run"])
-                    continue
-            run = run_one(name, seed, settings)
-            bu.write_json(path, {"settings": key, "run": run})
+            run, fresh = bu.stored_run(path, key, run_one, name, seed, settings)
             runs.append(run)
+            if not fresh:
+                continue
             shown = ", ".join(
                 f"{g}: pcr {c['pcr']['mse']:.4f} click {c['click']['auc'] or float('nan'):.4f}"
                 for g, c in run["per_group"].items()

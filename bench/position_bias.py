@@ -249,20 +249,15 @@ def main(argv=None):
     for method, eta, seed in jobs:
         path = os.path.join(runs_dir, f"{method}-eta{eta}-s{seed}.json")
         key = {k: v for k, v in settings.items() if k not in ("etas", "seeds", "data_dir")}
-        if os.path.exists(path):
-            with open(path) as f:
-                saved = json.load(f)
-            if saved.get("settings") == key:
-                runs.append(saved["run"])
-                continue
-        run = run_one(method, eta, seed, settings)
-        bu.write_json(path, {"settings": key, "run": run})
+        run, fresh = bu.stored_run(path, key, run_one, method, eta, seed, settings)
         runs.append(run)
-        print(
-            f"eta={eta} seed={seed} {method:<17} test AUC vs relevance "
-            f"{run['test_relevance_auc']:.4f} ({run['epochs_run']} epochs, {run['wall_s']:.0f} s)",
-            flush=True,
-        )
+        if fresh:
+            print(
+                f"eta={eta} seed={seed} {method:<17} test AUC vs relevance "
+                f"{run['test_relevance_auc']:.4f} ({run['epochs_run']} epochs, "
+                f"{run['wall_s']:.0f} s)",
+                flush=True,
+            )
     report = bu.new_report(started, settings, summary=summarize(runs, etas), runs=runs)
     plot(report, base + ".png")
     bu.write_report(base, report, markdown(report))
