@@ -36,11 +36,19 @@ def _raw(dataset, rows=64):
     return {k: v[:rows] for k, v in dataset.test.features.items()}
 
 
-@pytest.mark.parametrize("layout", ["mfh", "h-mtl", "flat"])
-def test_a_sample_trains_only_its_own_groups_heads(
-    layout, synthetic_dataset, synthetic_preprocessor
-):
-    model = _model(synthetic_preprocessor, layout=layout)
+@pytest.mark.parametrize(
+    "tree",
+    [
+        {"layout": "mfh"},
+        {"layout": "h-mtl"},
+        {"layout": "flat"},
+        {"layout": "mfh", "group_level": "mmoe", "task_level": "shared-bottom"},
+        {"layout": "mfh", "group_level": "ple", "task_level": "mmoe"},
+    ],
+    ids=["mfh", "h-mtl", "flat", "mmoe+shared-bottom", "ple+mmoe"],
+)
+def test_a_sample_trains_only_its_own_groups_heads(tree, synthetic_dataset, synthetic_preprocessor):
+    model = _model(synthetic_preprocessor, **tree)
     raw = _raw(synthetic_dataset)
     north = np.isin(raw["city"], ["lille", "paris"])
     assert north.any() and (~north).any()
@@ -79,7 +87,7 @@ def test_outputs_are_the_own_groups_heads_and_serve_under_task_names(
 
 
 def test_config_round_trip_and_heterogeneous_towers(synthetic_preprocessor, tmp_path):
-    model = _model(synthetic_preprocessor, layout="h-mtl", default_group="east")
+    model = _model(synthetic_preprocessor, default_group="east", group_level="mmoe")
     model.build()
     assert model.towers["click__north"].units == [8, 4]
     assert model.towers["click__south"].units == [4]
@@ -103,6 +111,8 @@ def test_group_errors_are_named(synthetic_preprocessor):
         _model(synthetic_preprocessor, group_tower_units={"west": [4]})
     with pytest.raises(ValueError, match="layout"):
         _model(synthetic_preprocessor, layout="deep")
+    with pytest.raises(ValueError, match="level kind"):
+        _model(synthetic_preprocessor, group_level="moe")
     # Unlisted vocabulary values go to default_group when one is given.
     model = _model(
         synthetic_preprocessor, groups={"north": ["lille", "paris"]}, default_group="north"

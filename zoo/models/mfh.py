@@ -51,6 +51,9 @@ class MFH(MultiTaskModel):
         bottom_units, group_experts, group_shared_experts, group_units,
             task_experts, task_shared_experts, task_units: the tree's sizes,
             the appendix's by default.
+        group_level, task_level: the switcher at each facet level of the
+            `"mfh"` layout: `"cgc"` (default), `"ple"`, `"mmoe"` or
+            `"shared-bottom"`.
         tower_units: every head's tower widths unless `group_tower_units`
             names the group.
         group_tower_units: dict from group name to tower widths
@@ -78,6 +81,8 @@ class MFH(MultiTaskModel):
         task_experts=1,
         task_shared_experts=1,
         task_units=(128,),
+        group_level="cgc",
+        task_level="cgc",
         tower_units=(64,),
         group_tower_units=None,
         **kwargs,
@@ -132,6 +137,8 @@ class MFH(MultiTaskModel):
             task_experts=task_experts,
             task_shared_experts=task_shared_experts,
             task_units=task_units,
+            group_level=group_level,
+            task_level=task_level,
             name="switcher",
         )
         super().__init__(
@@ -253,6 +260,8 @@ class MFH(MultiTaskModel):
                 "task_experts": switcher.task_experts,
                 "task_shared_experts": switcher.task_shared_experts,
                 "task_units": switcher.task_units,
+                "group_level": switcher.group_level_kind,
+                "task_level": switcher.task_level_kind,
                 "group_tower_units": self.group_tower_units,
             }
         )

@@ -1,10 +1,32 @@
 from zoo.api import register
 from zoo.layers.core.mlp import MLP
 from zoo.layers.switchers.cgc import CGCSwitcher
+from zoo.layers.switchers.mmoe import MMoESwitcher
 from zoo.layers.switchers.ple import PLESwitcher
+from zoo.layers.switchers.shared_bottom import SharedBottomSwitcher
 from zoo.layers.switchers.switcher import Switcher
 
 LAYOUTS = ("mfh", "h-mtl", "flat")
+LEVEL_KINDS = ("cgc", "ple", "mmoe", "shared-bottom")
+
+
+def make_level(kind, num_branches, experts, shared_experts, units, name, **common):
+    """One level of the tree: a zoo switcher with `num_branches` outputs.
+
+    `experts` is per branch and `shared_experts` shared (CGC, and PLE's two
+    levels); MMoE gets `experts * num_branches + shared_experts` experts
+    under per-branch gates; shared-bottom one MLP of `units` for all.
+    """
+    if kind == "cgc":
+        return CGCSwitcher(num_branches, experts, shared_experts, units, name=name, **common)
+    if kind == "ple":
+        return PLESwitcher(num_branches, 2, experts, shared_experts, units, name=name, **common)
+    if kind == "mmoe":
+        total = experts * num_branches + shared_experts
+        return MMoESwitcher(num_branches, total, units, name=name, **common)
+    if kind == "shared-bottom":
+        return SharedBottomSwitcher(num_branches, units, name=name, **common)
+    raise ValueError(f"Expected a level kind in {LEVEL_KINDS}. Received: {kind!r}")
 
 
 @register
@@ -16,9 +38,11 @@ class FacetTreeSwitcher(Switcher):
     is built from the zoo's own switchers, composed:
 
     - `"mfh"` (multi-faceted hierarchical, the appendix's best): a shared
-      bottom MLP, then a CGC level with one branch per group (its own
-      experts per group plus shared ones), then inside each group's branch
-      a CGC with one branch per task.
+      bottom MLP, then a level with one branch per group (`group_level`:
+      CGC by default, its own experts per group plus shared ones), then
+      inside each group's branch a level with one branch per task
+      (`task_level`, CGC by default). Either level may be any of
+      `"cgc"`, `"ple"`, `"mmoe"`, `"shared-bottom"`.
     - `"h-mtl"` (hierarchical, not multi-faceted): the shared bottom, then a
       two-level PLE over all G x T branches at once, with the group level's
       and the task level's sizes; the facets do not shape the tree.
@@ -59,6 +83,8 @@ class FacetTreeSwitcher(Switcher):
         task_experts=1,
         task_shared_experts=1,
         task_units=(128,),
+        group_level="cgc",
+        task_level="cgc",
         **kwargs,
     ):
         if layout not in LAYOUTS:
@@ -75,6 +101,8 @@ class FacetTreeSwitcher(Switcher):
         self.task_experts = int(task_experts)
         self.task_shared_experts = int(task_shared_experts)
         self.task_units = [int(u) for u in task_units]
+        self.group_level_kind = group_level
+        self.task_level_kind = task_level
         common = {
             "activation": self.activation,
             "dropout": self.dropout,
@@ -84,21 +112,23 @@ class FacetTreeSwitcher(Switcher):
         self.bottom = MLP(self.bottom_units, name="bottom", **common)
         branches = self.num_groups * self.num_facet_tasks
         if layout == "mfh":
-            self.group_level = CGCSwitcher(
+            self.group_level = make_level(
+                group_level,
                 self.num_groups,
                 self.group_experts,
                 self.group_shared_experts,
                 self.group_units,
-                name="groups",
+                "groups",
                 **common,
             )
             self.task_levels = [
-                CGCSwitcher(
+                make_level(
+                    task_level,
                     self.num_facet_tasks,
                     self.task_experts,
                     self.task_shared_experts,
                     self.task_units,
-                    name=f"group_{g}_tasks",
+                    f"group_{g}_tasks",
                     **common,
                 )
                 for g in range(self.num_groups)
@@ -179,6 +209,8 @@ class FacetTreeSwitcher(Switcher):
                 "task_experts": self.task_experts,
                 "task_shared_experts": self.task_shared_experts,
                 "task_units": self.task_units,
+                "group_level": self.group_level_kind,
+                "task_level": self.task_level_kind,
             }
         )
         return config
