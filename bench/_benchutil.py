@@ -1,4 +1,4 @@
-"""Small helpers shared by the benchmark scripts (standard library only)."""
+"""Small helpers shared by the benchmark scripts (standard library only, zoo imported lazily)."""
 
 import datetime
 import importlib.metadata
@@ -19,6 +19,38 @@ def write_json(path, payload):
     with open(tmp, "w") as f:
         json.dump(payload, f, indent=1)
     os.replace(tmp, path)
+
+
+def add_training_flags(parser, batch_size):
+    """The training flags every model-training benchmark takes (early stopping on validation)."""
+    parser.add_argument("--max-epochs", type=int, default=30)
+    parser.add_argument("--patience", type=int, default=3)
+    parser.add_argument("--batch-size", type=int, default=batch_size)
+    parser.add_argument("--learning-rate", type=float, default=1e-3)
+
+
+def training_settings(args):
+    """The values of `add_training_flags`, as recorded in a report's settings."""
+    return {
+        "max_epochs": args.max_epochs,
+        "patience": args.patience,
+        "batch_size": args.batch_size,
+        "learning_rate": args.learning_rate,
+    }
+
+
+def training_config(settings, seed):
+    """A quiet `zoo.training.TrainingConfig` from `training_settings` and a seed."""
+    from zoo.training import TrainingConfig
+
+    return TrainingConfig(
+        epochs=settings["max_epochs"],
+        batch_size=settings["batch_size"],
+        learning_rate=settings["learning_rate"],
+        early_stopping_patience=settings["patience"],
+        seed=seed,
+        verbose=0,
+    )
 
 
 def stored_run(path, settings_key, run, *args):

@@ -50,7 +50,7 @@ def run_one(model_name, seed, alpha_ratio, settings):
     from zoo.data import load_kuairand
     from zoo.models import get_model_class
     from zoo.models.dlen import base_rates
-    from zoo.training import TrainingConfig, evaluate, fit
+    from zoo.training import evaluate, fit
 
     dataset = load_kuairand(tasks=TASKS)
     keras.utils.set_random_seed(seed)
@@ -60,14 +60,7 @@ def run_one(model_name, seed, alpha_ratio, settings):
     model = get_model_class(model_name)(
         tasks=dataset.tasks, preprocessor=dataset.make_preprocessor(), **kwargs
     )
-    config = TrainingConfig(
-        epochs=settings["max_epochs"],
-        batch_size=settings["batch_size"],
-        learning_rate=settings["learning_rate"],
-        early_stopping_patience=settings["patience"],
-        seed=seed,
-        verbose=0,
-    )
+    config = bu.training_config(settings, seed)
     started = time.perf_counter()
     result = fit(model, dataset, config)
     test = evaluate(model, dataset, "test")
@@ -166,10 +159,7 @@ def main(argv=None):
     parser.add_argument(
         "--alpha-ratios", default="0.1,0.5,1.0", help="MMoE-DLEN sweep (besides --alpha-ratio)"
     )
-    parser.add_argument("--max-epochs", type=int, default=30)
-    parser.add_argument("--patience", type=int, default=3)
-    parser.add_argument("--batch-size", type=int, default=512)
-    parser.add_argument("--learning-rate", type=float, default=1e-3)
+    bu.add_training_flags(parser, batch_size=512)
     parser.add_argument("--out", default=os.path.join(HERE, "results"))
     parser.add_argument("--render-only", action="store_true")
     args = parser.parse_args(argv)
@@ -186,10 +176,7 @@ def main(argv=None):
     settings = {
         "seeds": args.seeds,
         "alpha_ratio": args.alpha_ratio,
-        "max_epochs": args.max_epochs,
-        "patience": args.patience,
-        "batch_size": args.batch_size,
-        "learning_rate": args.learning_rate,
+        **bu.training_settings(args),
     }
     jobs = [(m, seed, args.alpha_ratio) for seed in range(1, args.seeds + 1) for m in models]
     if "mmoe-dlen" in models:

@@ -71,7 +71,7 @@ def run_seed(seed, settings):
     from zoo.data import generate_funnel, load_synthetic_funnel
     from zoo.metrics import roc_auc
     from zoo.models import ESMM, SingleTask
-    from zoo.training import TrainingConfig, fit
+    from zoo.training import fit
 
     funnel = load_synthetic_funnel(num_rows=settings["num_rows"], seed=seed)
     truth = generate_funnel(settings["num_rows"], seed=seed)
@@ -80,14 +80,7 @@ def run_seed(seed, settings):
     counterfactual = truth["counterfactual_conversion"][first_test_row:]
     clicked_test = funnel.test.labels["click"] > 0.5
 
-    config = TrainingConfig(
-        epochs=settings["max_epochs"],
-        batch_size=settings["batch_size"],
-        learning_rate=settings["learning_rate"],
-        early_stopping_patience=settings["patience"],
-        seed=seed,
-        verbose=0,
-    )
+    config = bu.training_config(settings, seed)
     results = []
     for method in METHODS:
         keras.utils.set_random_seed(seed)
@@ -187,19 +180,13 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--num-rows", type=int, default=120000)
-    parser.add_argument("--max-epochs", type=int, default=30)
-    parser.add_argument("--patience", type=int, default=3)
-    parser.add_argument("--batch-size", type=int, default=512)
-    parser.add_argument("--learning-rate", type=float, default=1e-3)
+    bu.add_training_flags(parser, batch_size=512)
     parser.add_argument("--out", default=os.path.join(HERE, "results"))
     args = parser.parse_args(argv)
     settings = {
         "seeds": args.seeds,
         "num_rows": args.num_rows,
-        "max_epochs": args.max_epochs,
-        "patience": args.patience,
-        "batch_size": args.batch_size,
-        "learning_rate": args.learning_rate,
+        **bu.training_settings(args),
     }
     started = time.perf_counter()
     runs = []

@@ -77,21 +77,14 @@ def run_one(name, seed, settings):
 
     from zoo.data import load_kuairand
     from zoo.metrics import mean_squared_error, roc_auc
-    from zoo.training import TrainingConfig, fit, predict
+    from zoo.training import fit, predict
 
     with open(GROUP_CONFIG) as f:
         group_config = json.load(f)
     dataset = load_kuairand(tasks=TASKS)
     keras.utils.set_random_seed(seed)
     model = build_model(name, dataset, group_config)
-    config = TrainingConfig(
-        epochs=settings["max_epochs"],
-        batch_size=settings["batch_size"],
-        learning_rate=settings["learning_rate"],
-        early_stopping_patience=settings["patience"],
-        seed=seed,
-        verbose=0,
-    )
+    config = bu.training_config(settings, seed)
     started = time.perf_counter()
     result = fit(model, dataset, config)
     predictions = predict(model, dataset, "test")
@@ -180,10 +173,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--models", default=",".join(MODELS))
-    parser.add_argument("--max-epochs", type=int, default=30)
-    parser.add_argument("--patience", type=int, default=3)
-    parser.add_argument("--batch-size", type=int, default=512)
-    parser.add_argument("--learning-rate", type=float, default=1e-3)
+    bu.add_training_flags(parser, batch_size=512)
     parser.add_argument("--out", default=os.path.join(HERE, "results"))
     parser.add_argument("--render-only", action="store_true")
     args = parser.parse_args(argv)
@@ -199,10 +189,7 @@ def main(argv=None):
         parser.error(f"unknown models {unknown}; choose from {list(MODELS)}")
     settings = {
         "seeds": args.seeds,
-        "max_epochs": args.max_epochs,
-        "patience": args.patience,
-        "batch_size": args.batch_size,
-        "learning_rate": args.learning_rate,
+        **bu.training_settings(args),
     }
     key = {k: v for k, v in settings.items() if k != "seeds"}
     runs_dir = base + "_runs"

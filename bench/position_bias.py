@@ -52,7 +52,7 @@ def run_one(method, eta, seed, settings):
 
     from zoo.data import load_census_position_bias
     from zoo.models import MMoE, YouTubeMMoE
-    from zoo.training import TrainingConfig, evaluate, fit
+    from zoo.training import evaluate, fit
 
     dataset = load_census_position_bias(
         data_dir=settings["data_dir"],
@@ -64,14 +64,7 @@ def run_one(method, eta, seed, settings):
     keras.utils.set_random_seed(seed)
     model_class = YouTubeMMoE if method == "shallow-tower" else MMoE
     model = model_class(tasks=dataset.tasks, preprocessor=dataset.make_preprocessor(), **MMOE)
-    config = TrainingConfig(
-        epochs=settings["max_epochs"],
-        batch_size=settings["batch_size"],
-        learning_rate=settings["learning_rate"],
-        early_stopping_patience=settings["patience"],
-        seed=seed,
-        verbose=0,
-    )
+    config = bu.training_config(settings, seed)
     started = time.perf_counter()
     result = fit(model, dataset, config)
     test = evaluate(model, dataset, "test")
@@ -212,10 +205,7 @@ def main(argv=None):
     parser.add_argument("--etas", default="0.5,1,2")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--list-size", type=int, default=10)
-    parser.add_argument("--max-epochs", type=int, default=30)
-    parser.add_argument("--patience", type=int, default=3)
-    parser.add_argument("--batch-size", type=int, default=1024)
-    parser.add_argument("--learning-rate", type=float, default=1e-3)
+    bu.add_training_flags(parser, batch_size=1024)
     parser.add_argument("--data-dir", default=None, help="Census-Income folder (default: shipped)")
     parser.add_argument("--out", default=os.path.join(HERE, "results"))
     parser.add_argument(
@@ -234,10 +224,7 @@ def main(argv=None):
         "etas": etas,
         "seeds": args.seeds,
         "list_size": args.list_size,
-        "max_epochs": args.max_epochs,
-        "patience": args.patience,
-        "batch_size": args.batch_size,
-        "learning_rate": args.learning_rate,
+        **bu.training_settings(args),
         "data_dir": args.data_dir,
     }
     runs_dir = base + "_runs"
