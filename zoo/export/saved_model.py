@@ -7,8 +7,9 @@ per task (and `ranking_score`, `cvr`, ... where the model adds them; see
 `MultiTaskModel.serving_outputs`). A model may leave features out of its
 default signature and add other signatures (`serving_signatures`): the
 YouTube model serves without position by default and with it under
-`with_bias_features`. A plain `model.export()` of a subclassed model with dict inputs
-would instead expose `args_0`-style inputs and `output_0`-style outputs.
+`with_bias_features`. A plain `model.export()` of a subclassed model with
+dict inputs would instead expose `args_0`-style inputs and `output_0`-style
+outputs.
 """
 
 import os
@@ -65,8 +66,7 @@ def make_serving_function(model, signature=SERVING_SIGNATURE):
         for name in excluded:
             dtype = raw_dtypes[name]
             raw[name] = tf.fill(batch, tf.constant("" if dtype == tf.string else 0, dtype))
-        features = {k: v for k, v in preprocessor(raw).items() if k not in excluded}
-        outputs = model.serving_outputs(features)
+        outputs = model.serving_outputs(model.signature_features(preprocessor(raw), signature))
         # (batch, 1) -> (batch,): one scalar per row and output in TF Serving's answers.
         return {
             name: tf.reshape(value, (-1,)) if value.shape[-1] == 1 else value
@@ -125,10 +125,11 @@ def export_saved_model(model, export_base, name, version=None, warmup_rows=None)
             archive.add_endpoint(signature, make_serving_function(model, signature))
         archive.write_out(staging, verbose=False)
         if warmup_rows is not None:
-            excluded = set(model.serving_signatures()[SERVING_SIGNATURE])
-            raw_dtypes = {
-                k: v for k, v in model.preprocessor.raw_dtypes().items() if k not in excluded
-            }
+            # The default signature's inputs, as make_serving_function declares them.
+            specs = serving_input_signature(
+                model.preprocessor, model.serving_signatures()[SERVING_SIGNATURE]
+            )
+            raw_dtypes = {spec.name: spec.dtype for spec in specs}
             rows = {k: v for k, v in warmup_rows.items() if k in raw_dtypes}
             write_warmup_requests(staging, name, rows, raw_dtypes)
         os.rename(staging, final_path)

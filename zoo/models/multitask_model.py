@@ -231,6 +231,11 @@ class MultiTaskModel(keras.Model):
         """
         return {"serving_default": ()}
 
+    def signature_features(self, features, signature="serving_default"):
+        """`features` without the ones `signature` leaves out: what serving feeds the model."""
+        excluded = set(self.serving_signatures()[signature])
+        return {name: value for name, value in features.items() if name not in excluded}
+
     def serving_outputs(self, features):
         """Dict of named outputs for serving, from preprocessed `features`.
 

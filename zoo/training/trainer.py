@@ -252,16 +252,16 @@ _PREDICTION_FUNCTIONS = weakref.WeakKeyDictionary()
 def _prediction_function(model, outputs):
     functions = _PREDICTION_FUNCTIONS.setdefault(model, {})
     if outputs not in functions:
-        excluded = set(model.serving_signatures()["serving_default"])
         # A weak reference: the function must not keep its own key alive.
         model_ref = weakref.ref(model)
 
         @tf.function(reduce_retracing=True)
         def serve(features):
-            features = {k: v for k, v in features.items() if k not in excluded}
+            model = model_ref()
+            features = model.signature_features(features)
             if outputs == "tasks":
-                return model_ref()(features, training=False)
-            return model_ref().serving_outputs(features)
+                return model(features, training=False)
+            return model.serving_outputs(features)
 
         functions[outputs] = serve
     return functions[outputs]
