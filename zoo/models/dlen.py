@@ -111,15 +111,11 @@ class LatentEmotionHead:
         return conditionals, p_up
 
     def call(self, inputs, training=None):
-        conditionals, p_up = self.latent_probabilities(inputs, training=training)
-        return {
-            name: given_up * p_up + given_not_up * (1.0 - p_up)
-            for name, (given_up, given_not_up) in conditionals.items()
-        }
+        return _mixtures(*self.latent_probabilities(inputs, training=training))
 
-    def serving_outputs(self, features):
-        outputs = super().serving_outputs(features)
-        conditionals, p_up = self.latent_probabilities(features, training=False)
+    def outputs_with_extras(self, inputs):
+        conditionals, p_up = self.latent_probabilities(inputs, training=False)
+        outputs = _mixtures(conditionals, p_up)
         for name, (given_up, _) in conditionals.items():
             outputs[name + JOINT_SUFFIX] = given_up * p_up
         outputs[LATENT_OUTPUT] = p_up
@@ -136,6 +132,14 @@ class LatentEmotionHead:
             }
         )
         return config
+
+
+def _mixtures(conditionals, p_up):
+    """P(t) = P(t | UP) P(UP) + P(t | not UP) (1 - P(UP)) for every task."""
+    return {
+        name: given_up * p_up + given_not_up * (1.0 - p_up)
+        for name, (given_up, given_not_up) in conditionals.items()
+    }
 
 
 def _upper_limits(tasks, alpha, alpha_ratio, base_rates):

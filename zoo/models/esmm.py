@@ -97,10 +97,9 @@ class ESMM(MultiTaskModel):
         """pCVR `(batch, 1)` = P(convert | click, x), from preprocessed features."""
         return self._probabilities(inputs, training=False)[1]
 
-    def serving_outputs(self, features):
-        outputs = super().serving_outputs(features)
-        outputs["cvr"] = self.cvr_predictions(features)
-        return outputs
+    def outputs_with_extras(self, inputs):
+        p_ctr, p_cvr = self._probabilities(inputs, training=False)
+        return {self.ctr_task: p_ctr, self.ctcvr_task: p_ctr * p_cvr, "cvr": p_cvr}
 
     def get_config(self):
         config = super().get_config()

@@ -208,7 +208,9 @@ class MFH(MultiTaskModel):
         return {name: self.towers[name](h, training=training) for name, h in zip(names, branches)}
 
     def head_logits(self, inputs, training=None):
-        heads = self.all_head_logits(inputs, training=training)
+        return self._own_group_heads(self.all_head_logits(inputs, training=training), inputs)
+
+    def _own_group_heads(self, heads, inputs):
         # One-hot selection: the heads of other groups are multiplied by 0,
         # so a sample's loss gives them exactly zero gradient.
         chosen = ops.one_hot(self.group_of(inputs), len(self.groups))  # (batch, G)
@@ -217,6 +219,14 @@ class MFH(MultiTaskModel):
             stacked = ops.stack([heads[_head_name(t.name, g)] for g in self.groups], axis=1)
             logits[t.name] = ops.sum(stacked * chosen[:, :, None], axis=1)
         return logits
+
+    def outputs_with_extras(self, inputs):
+        heads = self.all_head_logits(inputs, training=False)
+        logits = self.add_bias_logit(self._own_group_heads(heads, inputs), inputs, training=False)
+        outputs = {name: self.output_activations[name](z) for name, z in logits.items()}
+        for name, z in heads.items():
+            outputs[name] = self.output_activations[name.split("__")[0]](z)
+        return outputs
 
     def _display_name(self, name):
         # Gate and expert names of the tree say "group_g" and "task_k"; show
@@ -236,13 +246,6 @@ class MFH(MultiTaskModel):
                 else:
                     parts[i] = self.facet_tasks[k].name
         return "/".join(parts)
-
-    def serving_outputs(self, features):
-        outputs = super().serving_outputs(features)
-        for name, z in self.all_head_logits(features, training=False).items():
-            task = name.split("__")[0]
-            outputs[name] = self.output_activations[task](z)
-        return outputs
 
     def get_config(self):
         config = super().get_config()

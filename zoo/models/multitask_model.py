@@ -199,12 +199,17 @@ class MultiTaskModel(keras.Model):
         With a bias tower, its logit is already added (binary and regression
         tasks).
         """
-        logits = self.head_logits(inputs, training=training)
-        if self.bias_tower_feature is not None:
-            bias = self.bias_tower(self.bias_embedding(inputs), training=training)  # (batch, 1)
-            for t in self.tasks:
-                if t.output_units == 1:
-                    logits[t.name] = logits[t.name] + bias
+        return self.add_bias_logit(self.head_logits(inputs, training=training), inputs, training)
+
+    def add_bias_logit(self, logits, inputs, training=None):
+        """`logits` with the Biasnet bias tower's logit added, if the model has one."""
+        if self.bias_tower_feature is None:
+            return logits
+        bias = self.bias_tower(self.bias_embedding(inputs), training=training)  # (batch, 1)
+        logits = dict(logits)
+        for t in self.tasks:
+            if t.output_units == 1:
+                logits[t.name] = logits[t.name] + bias
         return logits
 
     def head_logits(self, inputs, training=None):
@@ -236,13 +241,24 @@ class MultiTaskModel(keras.Model):
         excluded = set(self.serving_signatures()[signature])
         return {name: value for name, value in features.items() if name not in excluded}
 
+    def outputs_with_extras(self, inputs):
+        """The task predictions and any extra outputs a model serves, in one forward pass.
+
+        Models whose extras come from the same computation as their
+        predictions (ESMM's pCVR, DLEN's P(UP), MFH's heads) override this
+        rather than running the model twice.
+        """
+        return dict(self(inputs, training=False))
+
     def serving_outputs(self, features):
         """Dict of named outputs for serving, from preprocessed `features`.
 
         Each task's prediction, plus `ranking_score` with `ranking_weights`.
         Features a signature leaves out are absent from `features`.
         """
-        outputs = dict(self(features, training=False))
+        if not self.built:  # outputs_with_extras may call sublayers without self(...)
+            self.build()
+        outputs = self.outputs_with_extras(features)
         if self.ranking_weights:
             outputs["ranking_score"] = sum(
                 weight * outputs[name] for name, weight in self.ranking_weights.items()
