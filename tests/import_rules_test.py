@@ -1,7 +1,7 @@
 """The dependency direction the folder layout promises (after keras-hub's import_test.py).
 
-layers, losses <- models <- training / export <- cli. Layers and losses never import models,
-data, features, training, export or the command line; models never import
+layers, losses <- models <- training / search / export <- cli. Layers and losses never
+import models, data, features, training, export or the command line; models never import
 data, training, export or the command line.
 """
 
@@ -20,6 +20,7 @@ FORBIDDEN = {
     "data": ("zoo.models", "zoo.training", "zoo.export", "zoo.cli"),
     "export": ("zoo.training", "zoo.cli", "zoo.data"),
     "training": ("zoo.export", "zoo.cli"),
+    "search": ("zoo.export", "zoo.cli"),
 }
 
 

@@ -5,8 +5,8 @@ import os
 # Keras 3 must run on TensorFlow: export and tf.data preprocessing need it.
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
-from zoo import features, layers, models, tasks  # noqa: E402
+from zoo import features, layers, models, search, tasks  # noqa: E402
 
 __version__ = "0.1.0"
 
-__all__ = ["features", "layers", "models", "tasks", "__version__"]
+__all__ = ["features", "layers", "models", "search", "tasks", "__version__"]

@@ -29,6 +29,17 @@ MODEL_KWARGS = {
     },
     models.SNRAver: {"num_layers": 2, "num_experts": 3, "expert_units": 8, "dropout": 0.1},
     models.ESMM: {"hidden_units": [8]},
+    # A derived AutoMTL architecture with every kind of block: an expert no
+    # task selected (not built), one of "skip" only, one shared by both tasks.
+    models.AutoMTL: {
+        "architecture": {
+            "field_dim": 4,
+            "expert_width": 8,
+            "interaction": "inner-product",
+            "experts": [["conv1d-3", "mlp-16"], ["bit-gate", "skip"], ["skip", "skip"], ["mlp-8"]],
+            "task_experts": {"click": [0, 1], "like": [1, 2]},
+        }
+    },
 }
 ALL_MODELS = list(MODEL_KWARGS)
 

@@ -1,7 +1,10 @@
-"""The `zoo` command: train, evaluate and export zoo models.
+"""The `zoo` command: train, search, evaluate and export zoo models.
 
 zoo train                      # MMoE on Census-Income, group 1, paper protocol
 zoo train --model ple --dataset census-income --task-group 2 --epochs 5
+zoo search --model automtl --dataset kuairand --tasks click,like --output-dir runs/search
+zoo train --model automtl-derived --arch runs/search/architecture.json --dataset kuairand \
+    --tasks click,like
 zoo evaluate --run-dir runs/mmoe-census-income-...
 zoo export --run-dir runs/mmoe-census-income-...
 """
@@ -115,70 +118,7 @@ def build_parser():
             "MMoE on the shipped Census-Income data, task group 1, paper protocol."
         ),
     )
-    data = train.add_argument_group("data (flags a dataset does not take are an error)")
-    data.add_argument(
-        "--dataset",
-        default="census-income",
-        help=f"one of: {', '.join(DATASETS)} (default: %(default)s)",
-    )
-    data.add_argument(
-        "--data-dir",
-        default=None,
-        help="folder holding the dataset's files "
-        "(default: the copy in datasets/, or $ZOO_DATA_DIR)",
-    )
-    data.add_argument(
-        "--task-group",
-        type=int,
-        choices=(1, 2),
-        help="census-income: 1 = income + never_married (default), "
-        "2 = college_or_above + never_married",
-    )
-    data.add_argument(
-        "--protocol",
-        choices=("paper", "all-features"),
-        help="census-income: 'paper' (default) drops every label column of both groups from "
-        "the features; 'all-features' drops only this group's labels, as the peer libraries do",
-    )
-    data.add_argument(
-        "--embedding-dim",
-        type=int,
-        help="census-income: embedding width of every categorical feature (default 4)",
-    )
-    data.add_argument(
-        "--eta",
-        type=float,
-        help="census-position-bias: position bias severity, P(examined) = (1/p)^eta (default 1)",
-    )
-    data.add_argument(
-        "--list-size",
-        type=int,
-        help="census-position-bias: results per simulated list (default 10)",
-    )
-    data.add_argument(
-        "--tasks",
-        type=_names,
-        help="kuairand: tasks, from click, long_view, like, follow, comment, forward, "
-        "profile_enter, pcr (default click,long_view,like,follow,comment,forward)",
-    )
-    data.add_argument(
-        "--validation-days",
-        type=int,
-        help="kuairand: the last days before the test days are validation (default 2)",
-    )
-    data.add_argument(
-        "--test-days", type=int, help="kuairand: the last days of the log are test (default 2)"
-    )
-    data.add_argument(
-        "--max-rows",
-        type=int,
-        help="kuairand: read at most this many log rows (for a quick run on the full download)",
-    )
-    data.add_argument(
-        "--correlation",
-        type=float,
-        help="synthetic: correlation p of the two regression tasks' weights (default 0.5)",
-    )
+    _add_data_flags(train, DATASETS)
 
     model = train.add_argument_group("model (flags a model does not take are an error)")
     model.add_argument(
@@ -294,6 +234,11 @@ def build_parser():
         help="mfh: the feature that assigns a sample to a user group (default user_active_degree)",
     )
     model.add_argument(
+        "--arch",
+        default=None,
+        help="automtl-derived: the architecture file `zoo search` wrote",
+    )
+    model.add_argument(
         "--model-config",
         metavar="FILE",
         help="every model: a JSON object of constructor arguments, e.g. MFH's groups and "
@@ -401,6 +346,99 @@ def build_parser():
         "task's AUC against that run's",
     )
 
+    search = commands.add_parser(
+        "search",
+        help="search a model architecture (AutoMTL) and write it to a file",
+        description=(
+            "AutoMTL's differentiable architecture search (Algorithm 1 of the paper): alpha "
+            "learns on validation batches, the network weights and the expert-selection beta "
+            "on training batches. Writes the derived architecture (DIR/architecture.json, "
+            "readable and editable), pictures of it and of the experts each task selected, the "
+            "search's history and TensorBoard logs. Retrain it with "
+            "`zoo train --model automtl-derived --arch DIR/architecture.json`."
+        ),
+    )
+    _add_data_flags(search, DATASETS)
+    space = search.add_argument_group("search space (AutoMTL Table 1 by default)")
+    space.add_argument("--model", default="automtl", choices=("automtl",), help="default: automtl")
+    space.add_argument(
+        "--interaction-ops",
+        type=_names,
+        help="feature-interaction candidates, e.g. skip,inner-product,cross-2,attention-4,mlp-64",
+    )
+    space.add_argument(
+        "--expert-ops",
+        type=_names,
+        help="expert-block candidates, e.g. skip,bit-gate,mlp-64,conv1d-3",
+    )
+    space.add_argument(
+        "--no-interaction", action="store_true", help="no interaction module (ablation w/o INT)"
+    )
+    space.add_argument(
+        "--homogeneous-experts",
+        action="store_true",
+        help="every expert searches the same architecture (ablation hom Expert)",
+    )
+    space.add_argument(
+        "--no-expert-selection",
+        action="store_true",
+        help="softmax gates instead of expert selection (ablation w/o SEL)",
+    )
+    space.add_argument("--num-experts", type=int, default=8, help="N (default: %(default)s)")
+    space.add_argument(
+        "--num-blocks", type=int, default=3, help="choice blocks per expert (default: %(default)s)"
+    )
+    space.add_argument(
+        "--expert-width", type=int, default=64, help="width of the experts (default: %(default)s)"
+    )
+    space.add_argument(
+        "--field-dim",
+        type=int,
+        default=8,
+        help="width of every field vector (default: %(default)s)",
+    )
+    space.add_argument(
+        "--tower-units", type=_units, default=[128, 64], help="task towers (default: 128,64)"
+    )
+    searching = search.add_argument_group("search")
+    searching.add_argument("--epochs", type=int, default=10, help="default: %(default)s")
+    searching.add_argument("--batch-size", type=int, default=1024, help="default: %(default)s")
+    searching.add_argument(
+        "--warmup-epochs", type=int, default=None, help="epochs with beta frozen (default: a third)"
+    )
+    searching.add_argument(
+        "--jsd-weight",
+        type=float,
+        default=1.0,
+        help="initial weight of the JSD loss, decayed to 0; 0 = ablation w/o AUX "
+        "(default: %(default)s)",
+    )
+    searching.add_argument(
+        "--no-auxiliary-skip", action="store_true", help="no DARTS- auxiliary skip connection"
+    )
+    searching.add_argument(
+        "--num-selected",
+        type=int,
+        default=6,
+        help="experts each task keeps when deriving (default: %(default)s)",
+    )
+    searching.add_argument(
+        "--jit",
+        action="store_true",
+        help="compile the search step with XLA (off by default: on 2 CPU cores the supernet's "
+        "XLA step was slower than graph mode and took minutes to compile)",
+    )
+    searching.add_argument(
+        "--seed", type=int, default=2024, help="seeds everything (default: %(default)s)"
+    )
+    searching.add_argument("--quiet", action="store_true", help="one line per epoch")
+    searching.add_argument(
+        "--output-dir",
+        default=None,
+        help="where architecture.json, the pictures and logs go "
+        "(default: runs/automtl-search-<dataset>-<time>)",
+    )
+
     export = commands.add_parser(
         "export",
         help="export a trained run as a TF Serving SavedModel",
@@ -410,6 +448,73 @@ def build_parser():
     _add_export_flags(export)
     export.add_argument("--version", type=int, default=None, help="default: the next free number")
     return parser
+
+
+def _add_data_flags(parser, datasets):
+    data = parser.add_argument_group("data (flags a dataset does not take are an error)")
+    data.add_argument(
+        "--dataset",
+        default="census-income",
+        help=f"one of: {', '.join(datasets)} (default: %(default)s)",
+    )
+    data.add_argument(
+        "--data-dir",
+        default=None,
+        help="folder holding the dataset's files "
+        "(default: the copy in datasets/, or $ZOO_DATA_DIR)",
+    )
+    data.add_argument(
+        "--task-group",
+        type=int,
+        choices=(1, 2),
+        help="census-income: 1 = income + never_married (default), "
+        "2 = college_or_above + never_married",
+    )
+    data.add_argument(
+        "--protocol",
+        choices=("paper", "all-features"),
+        help="census-income: 'paper' (default) drops every label column of both groups from "
+        "the features; 'all-features' drops only this group's labels, as the peer libraries do",
+    )
+    data.add_argument(
+        "--embedding-dim",
+        type=int,
+        help="census-income: embedding width of every categorical feature (default 4)",
+    )
+    data.add_argument(
+        "--eta",
+        type=float,
+        help="census-position-bias: position bias severity, P(examined) = (1/p)^eta (default 1)",
+    )
+    data.add_argument(
+        "--list-size",
+        type=int,
+        help="census-position-bias: results per simulated list (default 10)",
+    )
+    data.add_argument(
+        "--tasks",
+        type=_names,
+        help="kuairand: tasks, from click, long_view, like, follow, comment, forward, "
+        "profile_enter, pcr (default click,long_view,like,follow,comment,forward)",
+    )
+    data.add_argument(
+        "--validation-days",
+        type=int,
+        help="kuairand: the last days before the test days are validation (default 2)",
+    )
+    data.add_argument(
+        "--test-days", type=int, help="kuairand: the last days of the log are test (default 2)"
+    )
+    data.add_argument(
+        "--max-rows",
+        type=int,
+        help="kuairand: read at most this many log rows (for a quick run on the full download)",
+    )
+    data.add_argument(
+        "--correlation",
+        type=float,
+        help="synthetic: correlation p of the two regression tasks' weights (default 0.5)",
+    )
 
 
 def _add_export_flags(group):
@@ -460,7 +565,9 @@ def _flag_kwargs(args, flags, target, kind, name):
             continue
         if argument not in accepted:
             flag = "--" + dest.replace("_", "-")
-            raise SystemExit(f"zoo train: error: {flag} does not apply to {kind} {name!r}.")
+            raise SystemExit(
+                f"zoo {args.command}: error: {flag} does not apply to {kind} {name!r}."
+            )
         kwargs[argument] = value
     return kwargs
 
@@ -550,6 +657,20 @@ def run_train(args):
         raise SystemExit(f"zoo train: error: {error}") from None
     model_kwargs = _model_config(args.model_config, model_class, args.model)
     model_kwargs.update(_flag_kwargs(args, MODEL_FLAGS, model_class, "model", args.model))
+    if args.arch is not None and "architecture" not in _accepted_arguments(model_class):
+        raise SystemExit(f"zoo train: error: --arch does not apply to model {args.model!r}.")
+    if "architecture" in _accepted_arguments(model_class) and "architecture" not in model_kwargs:
+        if args.arch is None:
+            raise SystemExit(
+                f"zoo train: error: --model {args.model} needs --arch FILE, the architecture "
+                "`zoo search` wrote."
+            )
+        from zoo.models.automtl import load_architecture
+
+        try:
+            model_kwargs["architecture"] = load_architecture(args.arch)
+        except ValueError as error:
+            raise SystemExit(f"zoo train: error: {error}") from None
     dataset_kwargs = _flag_kwargs(
         args, DATASET_FLAGS, get_loader(args.dataset), "dataset", args.dataset
     )
@@ -728,6 +849,107 @@ def _relative_improvements(metrics, baseline_dir):
     return {"baseline_run": os.path.abspath(baseline_dir), "percent": out}
 
 
+def run_search(args):
+    import keras
+
+    from zoo.data.registry import get_loader, load_dataset
+    from zoo.layers.search.candidates import EXPERT_OPS, INTERACTION_OPS
+    from zoo.models.automtl_supernet import AutoMTLSupernet
+    from zoo.search import SearchConfig, describe_architecture, save_architecture, search_automtl
+    from zoo.search.plots import plot_architecture, plot_expert_selection
+
+    try:
+        get_loader(args.dataset)
+    except ValueError as error:
+        raise SystemExit(f"zoo search: error: {error}") from None
+    dataset_kwargs = _flag_kwargs(
+        args, DATASET_FLAGS, get_loader(args.dataset), "dataset", args.dataset
+    )
+    try:
+        config = SearchConfig(
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            warmup_epochs=args.warmup_epochs,
+            auxiliary_skip=not args.no_auxiliary_skip,
+            num_selected=args.num_selected,
+            jit_compile=args.jit,
+            seed=args.seed,
+            verbose=2 if args.quiet else 1,
+        )
+    except ValueError as error:
+        raise SystemExit(f"zoo search: error: {error}") from None
+    keras.utils.set_random_seed(args.seed)
+    print(f"Loading {args.dataset} ...", flush=True)
+    dataset = load_dataset(args.dataset, **dataset_kwargs)
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    output_dir = args.output_dir or os.path.join("runs", f"automtl-search-{args.dataset}-{stamp}")
+    os.makedirs(output_dir, exist_ok=True)
+    config.tensorboard_dir = os.path.join(output_dir, "logs")
+    try:
+        supernet = AutoMTLSupernet(
+            dataset.tasks,
+            preprocessor=dataset.make_preprocessor(),
+            field_dim=args.field_dim,
+            interaction_ops=None
+            if args.no_interaction
+            else (args.interaction_ops or INTERACTION_OPS),
+            expert_ops=args.expert_ops or EXPERT_OPS,
+            num_experts=args.num_experts,
+            num_blocks=args.num_blocks,
+            expert_width=args.expert_width,
+            expert_selection=not args.no_expert_selection,
+            shared_expert_architecture=args.homogeneous_experts,
+            jsd_weight=args.jsd_weight,
+            tower_units=args.tower_units,
+            seed=args.seed,
+        )
+        supernet.build()
+    except ValueError as error:
+        raise SystemExit(f"zoo search: error: {error}") from None
+    print(
+        f"AutoMTL supernet: {supernet.count_params():,} parameters, "
+        f"{dataset.num_rows('train'):,} training rows; searching {config.epochs} epochs",
+        flush=True,
+    )
+    try:
+        result = search_automtl(supernet, dataset, config)
+    except ValueError as error:
+        raise SystemExit(f"zoo search: error: {error}") from None
+    architecture = result.architecture
+    architecture["search"]["command"] = "zoo " + " ".join(sys.argv[1:])
+    path = save_architecture(architecture, os.path.join(output_dir, "architecture.json"))
+    _write_json(
+        os.path.join(output_dir, "search.json"),
+        {
+            "history": result.history,
+            "epoch_architectures": result.epoch_architectures,
+            "wall_seconds": round(result.wall_seconds, 2),
+            "supernet_params": int(supernet.count_params()),
+        },
+    )
+    title = f"AutoMTL on {dataset.name}"
+    pictures = [
+        plot_architecture(architecture, os.path.join(output_dir, "architecture.png"), title)
+    ]
+    if architecture["search_weights"]["selection"]:
+        pictures.append(
+            plot_expert_selection(architecture, os.path.join(output_dir, "selection.png"), title)
+        )
+    print(f"Derived in {result.wall_seconds:.0f} s: {describe_architecture(architecture)}")
+    print(f"Architecture: {path}")
+    print("Pictures: " + ", ".join(pictures))
+    data_flags = "".join(
+        f" --{key.replace('_', '-')} "
+        + (",".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value))
+        for key, value in dataset_kwargs.items()
+    )
+    print(
+        f"Retrain it: zoo train --model automtl-derived --arch {path} "
+        f"--dataset {args.dataset}{data_flags}"
+    )
+    return architecture
+
+
 def run_evaluate(args):
     from zoo.training.gate_diagnostics import plot_gate_heatmap
     from zoo.training.trainer import evaluate
@@ -781,7 +1003,12 @@ def main(argv=None):
         return 2
     from zoo.data.errors import DataError
 
-    handlers = {"train": run_train, "evaluate": run_evaluate, "export": run_export}
+    handlers = {
+        "train": run_train,
+        "search": run_search,
+        "evaluate": run_evaluate,
+        "export": run_export,
+    }
     try:
         handlers[args.command](args)
     except DataError as error:

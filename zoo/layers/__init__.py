@@ -6,35 +6,55 @@ Layers never import models, data, training or export code (see
 
 from zoo.layers.core.mlp import MLP
 from zoo.layers.experts.experts import Experts
+from zoo.layers.experts.vector_conv import VectorConv1D
 from zoo.layers.features.feature_dropout import FeatureDropout
 from zoo.layers.features.feature_embedding import FeatureEmbedding
+from zoo.layers.features.field_embedding import FieldEmbedding
+from zoo.layers.gates.bit_gate import BitGate
 from zoo.layers.gates.softmax_gate import SoftmaxGate
+from zoo.layers.interactions.cross_network import CrossNetwork
+from zoo.layers.interactions.field_attention import FieldSelfAttention
+from zoo.layers.interactions.product_layer import ProductLayer
+from zoo.layers.search.choice_block import ChoiceBlock
+from zoo.layers.search.expert_selection import ExpertSelection
+from zoo.layers.switchers.automtl_search import AutoMTLSearchSwitcher
 from zoo.layers.switchers.cgc import CGCSwitcher
 from zoo.layers.switchers.cross_stitch import CrossStitchSwitcher
 from zoo.layers.switchers.facet_tree import FacetTreeSwitcher
 from zoo.layers.switchers.independent import IndependentSwitcher
 from zoo.layers.switchers.mmoe import MMoESwitcher
 from zoo.layers.switchers.ple import PLESwitcher
+from zoo.layers.switchers.searched_experts import SearchedExpertsSwitcher
 from zoo.layers.switchers.shared_bottom import SharedBottomSwitcher
 from zoo.layers.switchers.snr import SNRAverSwitcher, SNRTransSwitcher
 from zoo.layers.switchers.switcher import Switcher
 from zoo.layers.towers.tower import Tower
 
 __all__ = [
+    "AutoMTLSearchSwitcher",
+    "BitGate",
     "CGCSwitcher",
+    "ChoiceBlock",
+    "CrossNetwork",
     "CrossStitchSwitcher",
+    "ExpertSelection",
     "Experts",
     "FacetTreeSwitcher",
     "FeatureDropout",
     "FeatureEmbedding",
+    "FieldEmbedding",
+    "FieldSelfAttention",
     "IndependentSwitcher",
     "MLP",
     "MMoESwitcher",
     "PLESwitcher",
+    "ProductLayer",
     "SNRAverSwitcher",
     "SNRTransSwitcher",
+    "SearchedExpertsSwitcher",
     "SharedBottomSwitcher",
     "SoftmaxGate",
     "Switcher",
     "Tower",
+    "VectorConv1D",
 ]

@@ -1,5 +1,7 @@
 """Multi-task ranking models; each one is a switcher between shared input and towers."""
 
+from zoo.models.automtl import AutoMTL
+from zoo.models.automtl_supernet import AutoMTLSupernet
 from zoo.models.cross_stitch import CrossStitch
 from zoo.models.dlen import PLEDLEN, MMoEDLEN
 from zoo.models.esmm import ESMM
@@ -14,6 +16,8 @@ from zoo.models.snr import SNRAver, SNRTrans
 from zoo.models.youtube import YouTubeMMoE
 
 __all__ = [
+    "AutoMTL",
+    "AutoMTLSupernet",
     "CGC",
     "CrossStitch",
     "ESMM",

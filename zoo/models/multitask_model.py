@@ -108,7 +108,7 @@ class MultiTaskModel(keras.Model):
         self.switcher = switcher
         self.tower_units = [int(u) for u in tower_units]
         self.tower_dropout = tower_dropout
-        self.embedding = FeatureEmbedding(self.backbone_features(), name="embedding")
+        self.embedding = self.make_embedding()
         self.towers = self.make_towers()
         self.output_activations = {t.name: keras.activations.get(t.activation) for t in self.tasks}
         self.loss_weighting = get_loss_weighting(loss_weighting, self.task_names)
@@ -154,6 +154,14 @@ class MultiTaskModel(keras.Model):
     def backbone_features(self):
         """The features the switcher sees: all of them, unless a subclass keeps some apart."""
         return self.features
+
+    def make_embedding(self):
+        """The layer that turns the backbone features into the switcher's input.
+
+        One concatenated vector (`FeatureEmbedding`), unless the switcher
+        needs the fields apart (AutoMTL: `FieldEmbedding`).
+        """
+        return FeatureEmbedding(self.backbone_features(), name="embedding")
 
     def build(self, input_shape=None):
         # Run the sublayers once on a one-row dummy batch so every weight
@@ -290,7 +298,7 @@ class MultiTaskModel(keras.Model):
     # Training: per-task masked losses, combined by `loss_weighting`.
     # ------------------------------------------------------------------
 
-    def task_losses(self, y, y_pred, sample_weight=None):
+    def task_losses(self, y, y_pred, sample_weight=None, track=True):
         """List of scalar losses, one per task in order, each over the rows with a label.
 
         Args:
@@ -299,6 +307,8 @@ class MultiTaskModel(keras.Model):
             sample_weight: `None`, one `(batch,)` weight for every task, or a
                 dict from task name to `(batch,)` or `(batch, 1)` weights; 0
                 marks a missing label.
+            track: add the losses to the per-task loss trackers (the
+                `<task>_loss` logs); a search's validation pass does not.
         """
         if sample_weight is not None and not isinstance(sample_weight, dict):
             sample_weight = {t.name: sample_weight for t in self.tasks}
@@ -315,7 +325,8 @@ class MultiTaskModel(keras.Model):
                 count = ops.sum(weight)
                 # A batch without any label of this task adds 0, not NaN.
                 value = ops.divide_no_nan(ops.sum(weight * per_row), count)
-            self.task_loss_trackers[task.name].update_state(value, sample_weight=count)
+            if track:
+                self.task_loss_trackers[task.name].update_state(value, sample_weight=count)
             losses.append(value)
         return losses
 
@@ -381,7 +392,7 @@ class MultiTaskModel(keras.Model):
         over the per-task losses. Each task's loss follows its type (binary
         or sparse categorical cross-entropy, MSE) unless `loss` maps the
         task's name to another Keras loss; metrics are AUC, accuracy or MSE
-        per task unless given; the optimizer defaults to Adam with learning
+        per task unless given (`[]`: none); the optimizer defaults to Adam with learning
         rate 1e-3.
         """
         loss = dict(loss or {})
@@ -395,7 +406,9 @@ class MultiTaskModel(keras.Model):
         }
         if metrics is None:
             metrics = {t.name: t.metrics() for t in self.tasks}
-        super().compile(optimizer=optimizer, metrics=metrics, **kwargs)
+        # An empty list means none: Keras would otherwise build an empty
+        # metric container from the first batch.
+        super().compile(optimizer=optimizer, metrics=metrics or None, **kwargs)
 
     def compile_from_config(self, config):
         # Needed because compile() is overridden: Keras skips re-compiling a

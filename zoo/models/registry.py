@@ -1,5 +1,6 @@
 """Command-line names of the models. Keep these stable: scripts depend on them."""
 
+from zoo.models.automtl import AutoMTL
 from zoo.models.cross_stitch import CrossStitch
 from zoo.models.dlen import PLEDLEN, MMoEDLEN
 from zoo.models.esmm import ESMM
@@ -26,6 +27,7 @@ MODELS = {
     "mmoe-dlen": MMoEDLEN,
     "ple-dlen": PLEDLEN,
     "mfh": MFH,
+    "automtl-derived": AutoMTL,
 }
 
 
