@@ -243,3 +243,30 @@ def test_mfh_kuairand_runs(tmp_path):
         "mfh_kuairand_plots.png",
         "savedmodels",
     ]
+
+
+@pytest.mark.slow
+def test_automtl_kuairand_runs(tmp_path):
+    notebook, workdir = _execute("automtl_kuairand.py", tmp_path, {"ZOO_NOTEBOOK_EPOCHS": "1"})
+
+    stdout = _text_outputs(notebook)
+    assert "The SavedModel and the Keras model agree." in stdout
+    assert "epoch 1 architecture: interaction: " in stdout
+    scores = re.findall(r"(AutoMTL|MMoE): click AUC (\d\.\d+), like AUC (\d\.\d+)", stdout)
+    assert len(scores) == 2 and all(float(click) > 0.55 for _, click, _ in scores), stdout
+    architecture = json.loads((workdir / "architecture.json").read_text())
+    assert all(len(chosen) == 2 for chosen in architecture["task_experts"].values())
+    for picture in (
+        "automtl_architecture.png",
+        "automtl_selection.png",
+        "automtl_kuairand_auc.png",
+    ):
+        assert (workdir / picture).read_bytes().startswith(b"\x89PNG")
+    assert sorted(p.name for p in workdir.iterdir()) == [
+        "architecture.json",
+        "automtl.keras",
+        "automtl_architecture.png",
+        "automtl_kuairand_auc.png",
+        "automtl_selection.png",
+        "savedmodels",
+    ]
