@@ -28,6 +28,7 @@ expert-selection heat maps of seed 1.
 
 import argparse
 import dataclasses
+import json
 import os
 import statistics
 import sys
@@ -232,7 +233,14 @@ def markdown(report):
     lines = [
         "# AutoMTL on Census-Income and KuaiRand",
         "",
-        f"Measured {report['date']} with `{report['command']}` ({report['wall_s']:.0f} s wall).",
+        (
+            f"Tabulated {report['date']} from the stored runs in `bench/results/automtl_runs/` "
+            "(each made by `python bench/automtl.py` with the settings below; runs the "
+            "interrupted benchmark had not reached are absent)."
+            if s.get("render_only")
+            else f"Measured {report['date']} with `{report['command']}` "
+            f"({report['wall_s']:.0f} s wall)."
+        ),
         "",
         f"Search: {s['search_epochs']} epochs on {s['search_rows'] or 'all'} training rows "
         f"(a seeded random subset; KuaiRand has fewer and uses all), candidates "
@@ -296,6 +304,15 @@ def draw_pictures(runs, out_dir):
     return paths
 
 
+def _stored_only(path, settings_key, *_):
+    """`bu.stored_run` without running: the stored run, or `(None, False)`."""
+    if not os.path.exists(path):
+        return None, False
+    with open(path) as f:
+        saved = json.load(f)
+    return (saved["run"], False) if saved.get("settings") == settings_key else (None, False)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--datasets", default=",".join(DATASETS))
@@ -307,6 +324,11 @@ def main(argv=None):
     parser.add_argument("--no-ablations", action="store_true")
     parser.add_argument("--ablation-seeds", type=int, default=1)
     parser.add_argument("--pictures", action="store_true", help="draw seed 1's pictures")
+    parser.add_argument(
+        "--render-only",
+        action="store_true",
+        help="run nothing: tabulate the stored runs that exist (e.g. of an interrupted run)",
+    )
     bu.add_training_flags(parser, batch_size=1024)
     parser.add_argument("--out", default=os.path.join(HERE, "results"))
     args = parser.parse_args(argv)
@@ -321,6 +343,7 @@ def main(argv=None):
         "search_rows": args.search_rows,
         "space": args.space,
         "num_selected": args.num_selected,
+        "render_only": args.render_only,
         **bu.training_settings(args),
     }
     base = os.path.join(args.out, "automtl")
@@ -341,10 +364,11 @@ def main(argv=None):
         ]
     started = time.perf_counter()
     runs = []
+    stored_run = _stored_only if args.render_only else bu.stored_run
     for dataset_key, name, seed in jobs:
         tag = f"{dataset_key}-{name.replace('/', '').replace(' ', '-')}-s{seed}"
         if name in BASELINES:
-            run, fresh = bu.stored_run(
+            run, fresh = stored_run(
                 os.path.join(runs_dir, tag + ".json"),
                 train_key,
                 run_baseline,
@@ -353,9 +377,10 @@ def main(argv=None):
                 seed,
                 settings,
             )
-            runs.append(run)
+            if run:
+                runs.append(run)
         else:
-            search, fresh_search = bu.stored_run(
+            search, fresh_search = stored_run(
                 os.path.join(runs_dir, tag + "-search.json"),
                 search_key,
                 run_search,
@@ -364,7 +389,9 @@ def main(argv=None):
                 seed,
                 settings,
             )
-            run, fresh = bu.stored_run(
+            if search is None:
+                continue
+            run, fresh = stored_run(
                 os.path.join(runs_dir, tag + ".json"),
                 {**train_key, **search_key},
                 run_derived,
@@ -374,10 +401,10 @@ def main(argv=None):
                 search["architecture"],
                 settings,
             )
-            runs += [search, run]
+            runs += [search] + ([run] if run else [])
             if fresh_search:
                 print(f"{tag}: searched in {search['search_wall_s']:.0f} s", flush=True)
-        if fresh:
+        if run and fresh:
             aucs = ", ".join(f"{t} {v:.4f}" for t, v in run["test_auc"].items())
             print(f"{tag}: {aucs}, MTL loss {run['mtl_loss']:.4f}", flush=True)
     report = bu.new_report(started, settings, runs=runs)
