@@ -117,6 +117,15 @@ def current_rss_mb():
     return proc_status_kb("VmRSS") / 1024.0
 
 
+def mean_std_cell(values, spec=".4f"):
+    """A table cell "mean ± std" of the values that are not None ("—" if none; std 0 for one)."""
+    values = [v for v in values if v is not None]
+    if not values:
+        return "—"
+    std = statistics.stdev(values) if len(values) > 1 else 0.0
+    return f"{statistics.mean(values):{spec}} ± {std:{spec}}"
+
+
 def median(values):
     values = [v for v in values if v is not None]
     return statistics.median(values) if values else None

@@ -219,14 +219,6 @@ def run_derived(dataset_key, variant, seed, architecture, settings):
     }
 
 
-def _cell(values, spec=".4f"):
-    values = [v for v in values if v is not None]
-    if not values:
-        return "—"
-    std = statistics.stdev(values) if len(values) > 1 else 0.0
-    return f"{statistics.mean(values):{spec}} ± {std:{spec}}"
-
-
 def markdown(report):
     s = report["settings"]
     runs = report["runs"]
@@ -272,8 +264,8 @@ def markdown(report):
             if not chosen:
                 continue
             label = DISPLAY.get(name, f"AutoMTL {name}")
-            cells = [_cell([r["test_auc"][t] for r in chosen]) for t in tasks]
-            cells.append(_cell([r["mtl_loss"] for r in chosen]))
+            cells = [bu.mean_std_cell([r["test_auc"][t] for r in chosen]) for t in tasks]
+            cells.append(bu.mean_std_cell([r["mtl_loss"] for r in chosen]))
             cells.append(f"{statistics.mean(r['num_params'] for r in chosen):,.0f}")
             lines.append(f"| {label} (n={len(chosen)}) | " + " | ".join(cells) + " |")
         searches = [r for r in rows if r["kind"] == "search"]

@@ -27,7 +27,6 @@ Reports, per group, the test MSE of pcr and the AUC of long_view and click
 import argparse
 import json
 import os
-import statistics
 import sys
 import time
 
@@ -116,14 +115,6 @@ def run_one(name, seed, settings):
     }
 
 
-def _cell(values, spec):
-    values = [v for v in values if v is not None]
-    if not values:
-        return "—"
-    std = statistics.stdev(values) if len(values) > 1 else 0.0
-    return f"{statistics.mean(values):{spec}} ± {std:{spec}}"
-
-
 def markdown(report):
     s = report["settings"]
     runs = report["runs"]
@@ -156,9 +147,9 @@ def markdown(report):
             if not rows:
                 continue
             cells = [
-                _cell([r["per_group"][group]["pcr"]["mse"] for r in rows], ".4f"),
-                _cell([r["per_group"][group]["long_view"]["auc"] for r in rows], ".4f"),
-                _cell([r["per_group"][group]["click"]["auc"] for r in rows], ".4f"),
+                bu.mean_std_cell([r["per_group"][group]["pcr"]["mse"] for r in rows], ".4f"),
+                bu.mean_std_cell([r["per_group"][group]["long_view"]["auc"] for r in rows], ".4f"),
+                bu.mean_std_cell([r["per_group"][group]["click"]["auc"] for r in rows], ".4f"),
             ]
             lines.append(f"| {DISPLAY[name]} | " + " | ".join(cells) + " |")
         lines.append("")

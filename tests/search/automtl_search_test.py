@@ -170,6 +170,11 @@ def test_search_is_reproducible_and_derives_a_trainable_model(
     assert np.isfinite(first.history["search_val_loss"]).all()
     assert first.history["jsd_weight"][-1] < first.history["jsd_weight"][0] or config.warmup
     assert first.architecture["search"]["config"]["seed"] == 11
+    # A searched supernet saves and reloads with its alpha and beta.
+    model.save(str(tmp_path / "supernet.keras"))
+    reloaded = keras.saving.load_model(str(tmp_path / "supernet.keras"))
+    assert reloaded.derive(2)["experts"] == second.architecture["experts"]
+    assert reloaded.derive(2)["search_weights"] == second.architecture["search_weights"]
 
     path = save_architecture(first.architecture, str(tmp_path / "arch.json"))
     architecture = load_architecture(path)

@@ -4,7 +4,7 @@ from zoo.api import register
 from zoo.layers.features.field_embedding import FieldEmbedding
 from zoo.layers.search.candidates import parse_candidate
 from zoo.layers.switchers.searched_experts import SearchedExpertsSwitcher
-from zoo.models.multitask_model import MultiTaskModel
+from zoo.models.multitask_model import MultiTaskModel, resolve_features
 
 ARCHITECTURE_KEYS = ("field_dim", "expert_width", "interaction", "experts", "task_experts")
 
@@ -92,10 +92,8 @@ class AutoMTL(MultiTaskModel):
         tower_units=None,
         **kwargs,
     ):
-        if features is None and preprocessor is not None:
-            features = preprocessor.embedding_features()
-        if features is None:
-            raise ValueError("Pass `features` or an adapted `preprocessor`.")
+        # Needed before the base class: the switcher is built for this many fields.
+        features = resolve_features(features, preprocessor)
         names = [t if isinstance(t, str) else getattr(t, "name", None) or t["name"] for t in tasks]
         check_architecture(architecture, names)
         self.architecture = dict(architecture)

@@ -6,7 +6,7 @@ from zoo.api import register
 from zoo.layers.features.field_embedding import FieldEmbedding
 from zoo.layers.search.candidates import EXPERT_OPS, INTERACTION_OPS
 from zoo.layers.switchers.automtl_search import AutoMTLSearchSwitcher
-from zoo.models.multitask_model import MultiTaskModel
+from zoo.models.multitask_model import MultiTaskModel, resolve_features
 
 
 @register
@@ -65,10 +65,8 @@ class AutoMTLSupernet(MultiTaskModel):
         seed=None,
         **kwargs,
     ):
-        if features is None and preprocessor is not None:
-            features = preprocessor.embedding_features()
-        if features is None:
-            raise ValueError("Pass `features` or an adapted `preprocessor`.")
+        # Needed before the base class: the switcher is built for this many fields.
+        features = resolve_features(features, preprocessor)
         self.field_dim = int(field_dim)
         self.seed = seed
         switcher = AutoMTLSearchSwitcher(

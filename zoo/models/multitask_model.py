@@ -90,10 +90,7 @@ class MultiTaskModel(keras.Model):
             switcher = keras.layers.deserialize(switcher)
         if isinstance(preprocessor, dict):
             preprocessor = keras.layers.deserialize(preprocessor)
-        if features is None:
-            if preprocessor is None:
-                raise ValueError("Pass `features` or an adapted `preprocessor`.")
-            features = preprocessor.embedding_features()
+        features = resolve_features(features, preprocessor)
         if getattr(switcher, "num_tasks", self.num_branches()) != self.num_branches():
             raise ValueError(
                 f"The switcher has {switcher.num_tasks} outputs but the model needs "
@@ -439,6 +436,15 @@ class MultiTaskModel(keras.Model):
         if type(self) is MultiTaskModel:
             config["switcher"] = keras.layers.serialize(self.switcher)
         return config
+
+
+def resolve_features(features, preprocessor):
+    """The model's feature list: `features` if given, else the preprocessor's."""
+    if features is not None:
+        return features
+    if preprocessor is None:
+        raise ValueError("Pass `features` or an adapted `preprocessor`.")
+    return preprocessor.embedding_features()
 
 
 def _check_ranking_weights(ranking_weights, tasks):
