@@ -146,10 +146,27 @@ def test_search_compiles_with_xla(synthetic_dataset, synthetic_preprocessor):
         num_experts=2,
         num_blocks=1,
     )
-    config = SearchConfig(epochs=1, batch_size=256, num_selected=1, jit_compile=True, verbose=0)
+    # A frozen alpha (learning rate 0) also shows that nothing else in the step touches it.
+    config = SearchConfig(
+        epochs=1,
+        batch_size=256,
+        num_selected=1,
+        jit_compile=True,
+        architecture_optimizer=keras.optimizers.SGD(0.0),
+        verbose=0,
+    )
+    model.build()
+    alpha = _values(model.architecture_variables())
+    network = _values(model.network_variables())
     result = search_automtl(model, synthetic_dataset, config)
     assert model.jit_compile
     assert np.isfinite(result.history["loss"]).all()
+    assert not any(_changed(alpha, model.architecture_variables()))
+    assert any(_changed(network, model.network_variables()))
+    assert result.architecture["search"]["config"]["architecture_optimizer"] == {
+        "class": "SGD",
+        "learning_rate": 0.0,
+    }
 
 
 def test_search_is_reproducible_and_derives_a_trainable_model(

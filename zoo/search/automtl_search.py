@@ -30,7 +30,12 @@ class SearchConfig:
         auxiliary_skip: add DARTS-'s auxiliary skip connection to every
             block, its weight decaying linearly from 1 to 0.
         num_selected: experts each task keeps (c) when deriving.
-        jit_compile: compile each search step with XLA.
+        weight_optimizer, architecture_optimizer, selection_optimizer: a
+            Keras optimizer to use instead of the one the rates above
+            describe (for the network weights, alpha and beta), or `None`.
+        jit_compile: compile each search step with XLA. Off by default: on
+            2 CPU cores the full supernet's XLA step ran 1.15 s per batch of
+            1024 against 0.67 s in graph mode, after ~270 s of compilation.
         steps_per_execution: search steps per call into the compiled step.
         seed: seeds weights, alpha/beta noise and the batch order.
         tensorboard_dir: write TensorBoard logs here, or `None`.
@@ -50,7 +55,10 @@ class SearchConfig:
     warmup_epochs: int | None = None
     auxiliary_skip: bool = True
     num_selected: int = 6
-    jit_compile: bool = True
+    weight_optimizer: keras.optimizers.Optimizer | None = None
+    architecture_optimizer: keras.optimizers.Optimizer | None = None
+    selection_optimizer: keras.optimizers.Optimizer | None = None
+    jit_compile: bool = False
     steps_per_execution: int = 8
     seed: int = 2024
     tensorboard_dir: str | None = None
@@ -177,7 +185,8 @@ def search_automtl(model, dataset, config):
         auxiliary_skip=config.auxiliary_skip,
     )
     model.compile(
-        optimizer=keras.optimizers.SGD(
+        optimizer=config.weight_optimizer
+        or keras.optimizers.SGD(
             learning_rate=keras.optimizers.schedules.CosineDecay(
                 config.weight_learning_rate, decay_steps=total_steps
             ),
@@ -185,14 +194,14 @@ def search_automtl(model, dataset, config):
             weight_decay=config.weight_decay,
             global_clipnorm=config.gradient_clip_norm,
         ),
-        architecture_optimizer=keras.optimizers.Adam(
+        architecture_optimizer=config.architecture_optimizer
+        or keras.optimizers.Adam(
             learning_rate=config.architecture_learning_rate,
             beta_1=0.5,
             weight_decay=config.architecture_weight_decay,
         ),
-        selection_optimizer=keras.optimizers.Adam(
-            learning_rate=config.selection_learning_rate, beta_1=0.5
-        ),
+        selection_optimizer=config.selection_optimizer
+        or keras.optimizers.Adam(learning_rate=config.selection_learning_rate, beta_1=0.5),
         jit_compile=config.jit_compile,
         steps_per_execution=config.steps_per_execution,
     )
@@ -217,7 +226,9 @@ def search_automtl(model, dataset, config):
     architecture["search"] = {
         "dataset": dataset.name,
         "data": dataset.settings,
-        "config": dataclasses.asdict(config),
+        "config": {
+            f.name: _json_value(getattr(config, f.name)) for f in dataclasses.fields(config)
+        },
         "supernet": {
             k: v
             for k, v in model.get_config().items()
@@ -232,6 +243,13 @@ def search_automtl(model, dataset, config):
         epoch_architectures=progress.architectures,
         wall_seconds=wall,
     )
+
+
+def _json_value(value):
+    # An optimizer object is recorded by its class name and learning rate.
+    if isinstance(value, keras.optimizers.Optimizer):
+        return {"class": type(value).__name__, "learning_rate": float(value.learning_rate)}
+    return value
 
 
 def save_architecture(architecture, path):
