@@ -193,8 +193,9 @@ class AutoMTLSupernet(MultiTaskModel):
         gradients = tape.gradient(loss, network + selection)
         self.optimizer.apply_gradients(zip(gradients[: len(network)], network))
         if selection:
-            # During the warm-up the gradient is 0, and Adam with zero moments
-            # moves nothing: beta stays frozen without a branch in the graph.
+            # During the warm-up the gradient is 0, and Adam (or SGD) with zero
+            # moments moves nothing: beta stays frozen without a branch in the
+            # graph. A selection optimizer with weight decay would not.
             self.selection_optimizer.apply_gradients(
                 zip([g * selection_on for g in gradients[len(network) :]], selection)
             )
