@@ -21,6 +21,7 @@ FORBIDDEN = {
     "export": ("zoo.training", "zoo.cli", "zoo.data"),
     "training": ("zoo.export", "zoo.cli"),
     "search": ("zoo.export", "zoo.cli"),
+    "graphs": ("zoo.models", "zoo.data", "zoo.training", "zoo.export", "zoo.cli"),
 }
 
 

@@ -32,6 +32,7 @@ DATASET_FLAGS = {
     "validation_days": "validation_days",
     "test_days": "test_days",
     "max_rows": "max_rows",
+    "negatives_per_positive": "negatives_per_positive",
 }
 MODEL_FLAGS = {
     # flag dest -> model constructor argument
@@ -509,6 +510,12 @@ def _add_data_flags(parser, datasets):
         "--max-rows",
         type=int,
         help="kuairand: read at most this many log rows (for a quick run on the full download)",
+    )
+    data.add_argument(
+        "--negatives-per-positive",
+        type=int,
+        help="movielens-100k, taobao-multibehavior: sampled non-interacted items per "
+        "interaction (default 1)",
     )
     data.add_argument(
         "--correlation",

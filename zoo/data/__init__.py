@@ -6,11 +6,13 @@ from zoo.data.census_income import load_census_income
 from zoo.data.errors import DataError
 from zoo.data.funnel import generate_funnel, load_synthetic_funnel
 from zoo.data.kuairand import load_kuairand
+from zoo.data.movielens import load_movielens_100k
 from zoo.data.position_bias import load_census_position_bias
 from zoo.data.registry import DATASETS, load_dataset
 from zoo.data.streaming_csv import StreamingCsvDataset
 from zoo.data.synthetic import load_synthetic
 from zoo.data.tabular_dataset import Split, TabularDataset
+from zoo.data.taobao_multibehavior import load_taobao_multibehavior
 
 __all__ = [
     "DATASETS",
@@ -24,7 +26,9 @@ __all__ = [
     "load_aliexpress",
     "load_census_income",
     "load_kuairand",
+    "load_movielens_100k",
     "load_dataset",
     "load_synthetic",
     "load_synthetic_funnel",
+    "load_taobao_multibehavior",
 ]

@@ -5,8 +5,10 @@ from zoo.data.aliexpress import load_aliexpress
 from zoo.data.census_income import load_census_income
 from zoo.data.funnel import load_synthetic_funnel
 from zoo.data.kuairand import load_kuairand
+from zoo.data.movielens import load_movielens_100k
 from zoo.data.position_bias import load_census_position_bias
 from zoo.data.synthetic import load_synthetic
+from zoo.data.taobao_multibehavior import load_taobao_multibehavior
 
 DATASETS = {
     "ali-ccp": load_ali_ccp,
@@ -16,6 +18,8 @@ DATASETS = {
     "census-position-bias": load_census_position_bias,
     "synthetic-funnel": load_synthetic_funnel,
     "kuairand": load_kuairand,
+    "taobao-multibehavior": load_taobao_multibehavior,
+    "movielens-100k": load_movielens_100k,
 }
 
 

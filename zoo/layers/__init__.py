@@ -12,6 +12,8 @@ from zoo.layers.features.feature_embedding import FeatureEmbedding
 from zoo.layers.features.field_embedding import FieldEmbedding
 from zoo.layers.gates.bit_gate import BitGate
 from zoo.layers.gates.softmax_gate import SoftmaxGate
+from zoo.layers.graph.graph_attention_aggregation import GraphAttentionAggregation
+from zoo.layers.graph.mgnn_layer import MGNNLayer
 from zoo.layers.interactions.cross_network import CrossNetwork
 from zoo.layers.interactions.field_attention import FieldSelfAttention
 from zoo.layers.interactions.product_layer import ProductLayer
@@ -44,8 +46,10 @@ __all__ = [
     "FeatureEmbedding",
     "FieldEmbedding",
     "FieldSelfAttention",
+    "GraphAttentionAggregation",
     "IndependentSwitcher",
     "MLP",
+    "MGNNLayer",
     "MMoESwitcher",
     "PLESwitcher",
     "ProductLayer",
