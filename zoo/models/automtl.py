@@ -39,11 +39,13 @@ def load_architecture(path):
             architecture = json.load(f)
     except (OSError, json.JSONDecodeError) as error:
         raise ValueError(f"architecture file {path}: {error}") from None
-    check_architecture(
-        architecture,
-        [t["name"] if isinstance(t, dict) else t for t in architecture.get("tasks", [])],
-        source=f"architecture file {path}",
-    )
+    # The tasks are checked against the dataset's when the model is built; a
+    # hand-written file may leave "tasks" out.
+    names = []
+    if isinstance(architecture, dict):
+        tasks = architecture.get("tasks") or list(architecture.get("task_experts") or {})
+        names = [t["name"] if isinstance(t, dict) else t for t in tasks]
+    check_architecture(architecture, names, source=f"architecture file {path}")
     return architecture
 
 
