@@ -89,6 +89,20 @@ class Task:
         return cls(**config)
 
 
+def parse_task_names(tasks, known):
+    """Task names from a sequence or a comma-separated string, each one of `known`, each once."""
+    names = [t.strip() for t in tasks.split(",")] if isinstance(tasks, str) else list(tasks)
+    unknown = [name for name in names if name not in known]
+    if unknown or not names:
+        raise ValueError(
+            f"Expected tasks from {', '.join(known)}. Received: tasks={names!r}"
+            + (f" (unknown: {', '.join(map(str, unknown))})" if unknown else "")
+        )
+    if len(set(names)) != len(names):
+        raise ValueError(f"Expected each task once. Received: tasks={names!r}")
+    return names
+
+
 def as_tasks(tasks):
     """Accepts `Task`s, their config dicts or bare names (binary tasks)."""
     out = []

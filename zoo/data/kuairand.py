@@ -62,7 +62,7 @@ from zoo.data.errors import DataError
 from zoo.data.paths import default_data_dir
 from zoo.data.tabular_dataset import Split, TabularDataset
 from zoo.features.spec import CategoricalFeature
-from zoo.tasks import Task
+from zoo.tasks import Task, parse_task_names
 
 NAME = "kuairand"
 
@@ -128,15 +128,7 @@ CHUNK_ROWS = 100_000
 
 
 def _parse_tasks(tasks):
-    names = [t.strip() for t in tasks.split(",")] if isinstance(tasks, str) else list(tasks)
-    unknown = [name for name in names if name not in TASKS]
-    if unknown or not names:
-        raise ValueError(
-            f"Expected tasks from {', '.join(TASKS)}. Received: tasks={names!r}"
-            + (f" (unknown: {', '.join(map(str, unknown))})" if unknown else "")
-        )
-    if len(set(names)) != len(names):
-        raise ValueError(f"Expected each task once. Received: tasks={names!r}")
+    names = parse_task_names(tasks, TASKS)
     return [Task(name, "regression" if name in REGRESSION_TASKS else "binary") for name in names]
 
 

@@ -49,7 +49,7 @@ from zoo.data.negative_sampling import check_negatives_per_positive, sample_nega
 from zoo.data.paths import default_data_dir
 from zoo.data.tabular_dataset import Split, TabularDataset
 from zoo.features.spec import CategoricalFeature
-from zoo.tasks import Task
+from zoo.tasks import Task, parse_task_names
 
 NAME = "movielens-100k"
 RATINGS_FILE, USERS_FILE, ITEMS_FILE = "u.data", "u.user", "u.item"
@@ -241,19 +241,6 @@ def _read_ratings(path, user_ids, item_ids):
     return users, items, ratings, timestamps
 
 
-def _parse_tasks(tasks):
-    names = [t.strip() for t in tasks.split(",")] if isinstance(tasks, str) else list(tasks)
-    unknown = [name for name in names if name not in TASKS]
-    if unknown or not names:
-        raise ValueError(
-            f"Expected tasks from {', '.join(TASKS)}. Received: tasks={names!r}"
-            + (f" (unknown: {', '.join(map(str, unknown))})" if unknown else "")
-        )
-    if len(set(names)) != len(names):
-        raise ValueError(f"Expected each task once. Received: tasks={names!r}")
-    return names
-
-
 def _data_dir(data_dir):
     if data_dir is None:
         try:
@@ -328,7 +315,7 @@ def load_movielens_100k(
     dataset.train.features["genre_comedy"][:3]  # e.g. [1, 0, 0]
     ```
     """
-    names = _parse_tasks(tasks)
+    names = parse_task_names(tasks, TASKS)
     check_negatives_per_positive(negatives_per_positive)
     for name, value in (
         ("validation_fraction", validation_fraction),
