@@ -172,6 +172,23 @@ def test_missing_files_and_folders_are_named(data_dir, tmp_path, monkeypatch):
         load_taobao_multibehavior()
 
 
+def test_max_users_keeps_a_seeded_sample_of_users_with_all_their_pairs(data_dir):
+    every = load_taobao_multibehavior(str(data_dir), seed=3)
+    sample = load_taobao_multibehavior(str(data_dir), seed=3, max_users=3)
+    users = set(np.concatenate([sample.split(n).features["user_id"] for n in SPLITS]).tolist())
+    assert len(users) == 3 and sample.settings["max_users"] == 3
+    kept = {p for n in SPLITS for p, labels in _rows(sample.split(n)).items() if labels != (0, 0)}
+    expected = (_pairs(BUY_TRAIN) | _pairs(BUY_TEST) | _pairs(CART)) & {
+        (u, i) for u in users for i in range(NUM_ITEMS)
+    }
+    assert kept == expected
+    again = load_taobao_multibehavior(str(data_dir), seed=3, max_users=3)
+    assert _rows(again.train) == _rows(sample.train)
+    assert len(every.train) > len(sample.train)
+    with pytest.raises(ValueError, match="max_users >= 1"):
+        load_taobao_multibehavior(str(data_dir), max_users=0)
+
+
 def test_bad_arguments(data_dir):
     with pytest.raises(ValueError, match="negatives_per_positive >= 1"):
         load_taobao_multibehavior(str(data_dir), negatives_per_positive=0)

@@ -8,7 +8,7 @@ import sys
 from zoo.data.errors import DataError
 
 
-def open_text(path):
+def open_text(path, encoding="utf-8"):
     """Opens `path` for reading text, gzip-compressed or not, or raises DataError."""
     if not os.path.exists(path):
         raise DataError(f"{path}: file not found.")
@@ -17,16 +17,16 @@ def open_text(path):
     with open(path, "rb") as f:
         is_gzip = f.read(2) == b"\x1f\x8b"
     if is_gzip:
-        return gzip.open(path, "rt", encoding="utf-8", newline="")
-    return open(path, encoding="utf-8", newline="")
+        return gzip.open(path, "rt", encoding=encoding, newline="")
+    return open(path, encoding=encoding, newline="")
 
 
-def read_columns(path, num_fields, delimiter):
+def read_columns(path, num_fields, delimiter, encoding="utf-8"):
     """Reads a header-less delimited file into `num_fields` lists of strings.
 
     Every non-blank line must have exactly `num_fields` fields; the first
     line that does not is reported with its 1-based line number, before any
-    training starts.
+    training starts. `encoding` is the text encoding (MovieLens writes latin-1).
 
     Returns:
         `(columns, line_numbers)`: a list of `num_fields` lists of strings,
@@ -35,7 +35,7 @@ def read_columns(path, num_fields, delimiter):
     columns = [[] for _ in range(num_fields)]
     line_numbers = []
     try:
-        with open_text(path) as f:
+        with open_text(path, encoding) as f:
             for line_number, line in enumerate(f, start=1):
                 line = line.rstrip("\r\n")
                 if not line.strip():

@@ -44,15 +44,17 @@ import re
 
 import numpy as np
 
+from zoo.data.delimited_reader import read_columns
 from zoo.data.errors import DataError
 from zoo.data.negative_sampling import check_negatives_per_positive, sample_negatives
-from zoo.data.paths import default_data_dir
+from zoo.data.paths import unshipped_data_dir
 from zoo.data.tabular_dataset import Split, TabularDataset
 from zoo.features.spec import CategoricalFeature
 from zoo.tasks import Task, parse_task_names
 
 NAME = "movielens-100k"
 RATINGS_FILE, USERS_FILE, ITEMS_FILE = "u.data", "u.user", "u.item"
+ENCODING = "latin-1"  # as MovieLens writes u.item
 DOWNLOAD = (
     "Download ml-100k.zip from https://grouplens.org/datasets/movielens/100k/ and unzip it; "
     "the folder ml-100k/ holds u.data, u.user and u.item."
@@ -89,31 +91,6 @@ def _missing_file(path):
     )
 
 
-def _read_rows(path, delimiter, num_fields):
-    """`(line_number, fields)` of every non-blank line; latin-1, as MovieLens writes u.item."""
-    if not os.path.exists(path):
-        raise _missing_file(path)
-    rows = []
-    try:
-        with open(path, encoding="latin-1", newline="") as f:
-            for line_number, line in enumerate(f, start=1):
-                line = line.rstrip("\r\n")
-                if not line.strip():
-                    continue
-                fields = line.split(delimiter)
-                if len(fields) != num_fields:
-                    raise DataError(
-                        f"{path}, line {line_number}: expected {num_fields} fields separated "
-                        f"by {delimiter!r}, found {len(fields)}."
-                    )
-                rows.append((line_number, fields))
-    except OSError as error:
-        raise DataError(f"{path}: cannot be read ({error}).") from error
-    if not rows:
-        raise DataError(f"{path}: the file has no data rows.")
-    return rows
-
-
 def _int(value, path, line_number, column, low=None, high=None):
     try:
         number = int(value)
@@ -145,7 +122,8 @@ def _read_users(path):
     """`(ids, columns)`: sorted user ids and the side features in the same order."""
     ids, lines, columns = [], [], {name: [] for name in STRING_FEATURES}
     starts = [low for low, _ in AGE_BUCKETS]
-    for line_number, (user, age, gender, occupation, zip_code) in _read_rows(path, "|", 5):
+    fields, line_numbers = read_columns(path, 5, "|", encoding=ENCODING)
+    for line_number, user, age, gender, occupation, zip_code in zip(line_numbers, *fields):
         ids.append(_int(user, path, line_number, "user_id", low=1))
         age = _int(age, path, line_number, "age", low=0, high=150)
         if gender not in ("M", "F"):
@@ -188,7 +166,8 @@ def _release_year(value, path, line_number):
 def _read_items(path):
     """`(ids, columns)`: sorted movie ids and the side features in the same order."""
     ids, lines, years, genres = [], [], [], []
-    for line_number, fields in _read_rows(path, "|", 5 + len(GENRES)):
+    text_columns, line_numbers = read_columns(path, 5 + len(GENRES), "|", encoding=ENCODING)
+    for line_number, *fields in zip(line_numbers, *text_columns):
         ids.append(_int(fields[0], path, line_number, "movie_id", low=1))
         lines.append(line_number)
         years.append(_release_year(fields[2], path, line_number))
@@ -208,17 +187,17 @@ def _read_items(path):
 
 def _read_ratings(path, user_ids, item_ids):
     """`(users, items, ratings, timestamps)` int64 arrays, every id checked against the tables."""
-    rows = _read_rows(path, "\t", 4)
+    fields, line_numbers = read_columns(path, 4, "\t", encoding=ENCODING)
     columns = ("user_id", "item_id", "rating", "timestamp")
     try:
-        values = np.asarray([fields for _, fields in rows]).astype(np.int64)
+        values = np.asarray(fields).astype(np.int64)
     except (ValueError, OverflowError):
-        for line_number, fields in rows:  # find the first bad value
-            for value, column in zip(fields, columns):
+        for line_number, *row in zip(line_numbers, *fields):  # find the first bad value
+            for value, column in zip(row, columns):
                 _int(value, path, line_number, column)
         raise
-    lines = np.asarray([line_number for line_number, _ in rows])
-    users, items, ratings, timestamps = values.T
+    lines = np.asarray(line_numbers)
+    users, items, ratings, timestamps = values
     checks = (
         ((ratings < 1) | (ratings > 5), "column 'rating' expects 1 to 5, found {rating}"),
         (~np.isin(users, user_ids), f"user_id {{user}} is not in {USERS_FILE}"),
@@ -239,20 +218,6 @@ def _read_ratings(path, user_ids, item_ids):
             f"before (line {lines[first]}); expected one rating per pair."
         )
     return users, items, ratings, timestamps
-
-
-def _data_dir(data_dir):
-    if data_dir is None:
-        try:
-            data_dir = default_data_dir(NAME)
-        except DataError as error:
-            raise DataError(
-                f"{error} The {NAME} data is not shipped with the zoo (its licence forbids "
-                f"redistribution). {DOWNLOAD}"
-            ) from None
-    if not os.path.isdir(data_dir):
-        raise DataError(f"{data_dir}: not a directory. {DOWNLOAD}")
-    return data_dir
 
 
 def _split_by_time(users, timestamps, items, validation_fraction, test_fraction):
@@ -323,7 +288,7 @@ def load_movielens_100k(
     ):
         if not isinstance(value, (int, float, np.number)) or not 0 < value < 0.5:
             raise ValueError(f"Expected 0 < {name} < 0.5. Received: {name}={value!r}")
-    data_dir = _data_dir(data_dir)
+    data_dir = unshipped_data_dir(data_dir, NAME, "its licence forbids redistribution", DOWNLOAD)
     paths = {name: os.path.join(data_dir, name) for name in (RATINGS_FILE, USERS_FILE, ITEMS_FILE)}
     for path in paths.values():
         if not os.path.exists(path):

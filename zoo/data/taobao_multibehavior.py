@@ -38,7 +38,7 @@ import numpy as np
 from zoo.data.delimited_reader import open_text
 from zoo.data.errors import DataError
 from zoo.data.negative_sampling import check_negatives_per_positive, sample_negatives
-from zoo.data.paths import default_data_dir
+from zoo.data.paths import unshipped_data_dir
 from zoo.data.tabular_dataset import Split, TabularDataset
 from zoo.features.spec import CategoricalFeature
 from zoo.tasks import Task
@@ -109,16 +109,8 @@ def _read_adjacency(path):
 
 
 def _data_dir(data_dir):
-    if data_dir is None:
-        try:
-            data_dir = default_data_dir(NAME)
-        except DataError as error:
-            raise DataError(
-                f"{error} The {NAME} data is not shipped with the zoo (no redistribution "
-                f"right). {DOWNLOAD}"
-            ) from None
-    if not os.path.isdir(data_dir):
-        raise DataError(f"{data_dir}: not a directory. {DOWNLOAD}")
+    """The data folder (see `unshipped_data_dir`), checked to hold every file of `FILES`."""
+    data_dir = unshipped_data_dir(data_dir, NAME, "no redistribution right", DOWNLOAD)
     for name in FILES.values():
         if not os.path.exists(os.path.join(data_dir, name)):
             raise DataError(
@@ -139,6 +131,7 @@ def load_taobao_multibehavior(
     validation_fraction=0.1,
     seed=2024,
     embedding_dim=16,
+    max_users=None,
 ):
     """Loads the Taobao cart/buy graph as a `TabularDataset` of (user, item) pairs.
 
@@ -151,6 +144,9 @@ def load_taobao_multibehavior(
             validation, drawn uniformly over pairs.
         seed: seeds the validation draw and the negatives.
         embedding_dim: embedding width of `user_id` and `item_id`.
+        max_users: int or `None`. Keep only this many users, drawn
+            uniformly with the seed, with all their pairs (a smaller graph
+            of the same shape, for quick experiments); `None` keeps all.
 
     Returns:
         A `TabularDataset` named `"taobao-multibehavior"`, tasks `cart` and
@@ -172,6 +168,21 @@ def load_taobao_multibehavior(
     _check_fraction("validation_fraction", validation_fraction)
     data_dir = _data_dir(data_dir)
     pairs = {role: _read_adjacency(os.path.join(data_dir, name)) for role, name in FILES.items()}
+    # A third stream of the seed: the first two (validation, negatives) stay as they were.
+    split_rng, negative_rng, user_rng = (
+        np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(3)
+    )
+    if max_users is not None:
+        if not isinstance(max_users, (int, np.integer)) or max_users < 1:
+            raise ValueError(f"Expected max_users >= 1 or None. Received: max_users={max_users!r}")
+        every_user = np.unique(np.concatenate([users for users, _ in pairs.values()]))
+        if max_users < len(every_user):
+            kept = user_rng.choice(every_user, int(max_users), replace=False)
+            pairs = {
+                role: (users[keep], items[keep])
+                for role, (users, items) in pairs.items()
+                for keep in [np.isin(users, kept)]
+            }
     num_users = 1 + max(int(users.max()) for users, _ in pairs.values())
     num_items = 1 + max(int(items.max()) for _, items in pairs.values())
 
@@ -184,9 +195,6 @@ def load_taobao_multibehavior(
     dropped_cart = int(np.isin(test, cart).sum())
     dropped_buy = int(np.isin(test, buy).sum())
 
-    split_rng, negative_rng = (
-        np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(2)
-    )
     num_validation = int(round(validation_fraction * len(train)))
     if not 0 < num_validation < len(train):
         raise DataError(
@@ -263,6 +271,7 @@ def load_taobao_multibehavior(
             "validation_fraction": float(validation_fraction),
             "seed": int(seed),
             "embedding_dim": int(embedding_dim),
+            "max_users": None if max_users is None else int(max_users),
             "files": dict(FILES),
             "num_users": num_users,
             "num_items": num_items,
