@@ -27,16 +27,35 @@ def add_training_flags(parser, batch_size):
     parser.add_argument("--patience", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=batch_size)
     parser.add_argument("--learning-rate", type=float, default=1e-3)
+    add_xla_flag(parser)
+
+
+def add_xla_flag(parser):
+    """`--no-xla`: train in graph mode, without XLA (`args.xla` False)."""
+    parser.add_argument(
+        "--no-xla",
+        dest="xla",
+        action="store_false",
+        help="train without XLA: no compilation per model, slower steps (for smoke runs; "
+        "published figures are measured with XLA)",
+    )
 
 
 def training_settings(args):
-    """The values of `add_training_flags`, as recorded in a report's settings."""
-    return {
+    """The values of `add_training_flags`, as recorded in a report's settings.
+
+    `jit_compile` is recorded only when XLA is off, so runs stored before the
+    flag existed still match their settings and are not trained again.
+    """
+    settings = {
         "max_epochs": args.max_epochs,
         "patience": args.patience,
         "batch_size": args.batch_size,
         "learning_rate": args.learning_rate,
     }
+    if not args.xla:
+        settings["jit_compile"] = False
+    return settings
 
 
 def training_config(settings, seed):
@@ -47,6 +66,7 @@ def training_config(settings, seed):
         epochs=settings["max_epochs"],
         batch_size=settings["batch_size"],
         learning_rate=settings["learning_rate"],
+        jit_compile=settings.get("jit_compile", True),
         early_stopping_patience=settings["patience"],
         seed=seed,
         verbose=0,
@@ -70,6 +90,17 @@ def stored_run(path, settings_key, run, *args):
     result = run(*args)
     write_json(path, {"settings": settings_key, "run": result})
     return result, True
+
+
+def read_stored_run(path, settings_key):
+    """The run `stored_run` kept at `path` with these settings, or `None` (for re-rendering)."""
+    import json
+
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        saved = json.load(f)
+    return saved["run"] if saved.get("settings") == settings_key else None
 
 
 def new_report(started, settings, **results):

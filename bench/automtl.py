@@ -28,7 +28,6 @@ expert-selection heat maps of seed 1.
 
 import argparse
 import dataclasses
-import json
 import os
 import statistics
 import sys
@@ -298,11 +297,7 @@ def draw_pictures(runs, out_dir):
 
 def _stored_only(path, settings_key, *_):
     """`bu.stored_run` without running: the stored run, or `(None, False)`."""
-    if not os.path.exists(path):
-        return None, False
-    with open(path) as f:
-        saved = json.load(f)
-    return (saved["run"], False) if saved.get("settings") == settings_key else (None, False)
+    return bu.read_stored_run(path, settings_key), False
 
 
 def main(argv=None):

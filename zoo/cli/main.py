@@ -5,6 +5,8 @@ zoo train --model ple --dataset census-income --task-group 2 --epochs 5
 zoo search --model automtl --dataset kuairand --tasks click,like --output-dir runs/search
 zoo train --model automtl-derived --arch runs/search/architecture.json --dataset kuairand \
     --tasks click,like
+zoo train --model mogenet --dataset taobao-multibehavior --data-dir path/to/Taobao
+zoo train --model mmoe --with-mgnn --dataset movielens-100k --data-dir path/to/ml-100k
 zoo evaluate --run-dir runs/mmoe-census-income-...
 zoo export --run-dir runs/mmoe-census-income-...
 """
@@ -33,6 +35,7 @@ DATASET_FLAGS = {
     "test_days": "test_days",
     "max_rows": "max_rows",
     "negatives_per_positive": "negatives_per_positive",
+    "max_users": "max_users",
 }
 MODEL_FLAGS = {
     # flag dest -> model constructor argument
@@ -60,7 +63,12 @@ MODEL_FLAGS = {
     "alpha_ratio": "alpha_ratio",
     "layout": "layout",
     "group_feature": "group_feature",
+    "interaction": "interaction",
+    "cooperative_weight": "cooperative_weight",
+    "l2": "l2",
 }
+# Models whose graph encoder is part of the model, not the --with-mgnn add-on.
+GRAPH_MODELS = ("mogenet", "ngcf")
 
 
 def _units(text):
@@ -260,14 +268,68 @@ def build_parser():
         "user group), whose logit is added to every binary task's logit",
     )
 
+    graph = train.add_argument_group(
+        "graphs (mogenet, ngcf, and any model with --with-mgnn; (user, item) datasets)"
+    )
+    graph.add_argument(
+        "--with-mgnn",
+        action="store_true",
+        help="append MoGENet's multi-channel GNN representations of the pair to the model's "
+        "input (the paper's '+MGNN' variants)",
+    )
+    graph.add_argument(
+        "--graph-units",
+        type=int,
+        default=None,
+        help="width of the graph representations (default 32; ngcf: 64)",
+    )
+    graph.add_argument(
+        "--graph-layers", type=int, default=None, help="GNN layers per channel, L (default 2)"
+    )
+    graph.add_argument(
+        "--fanouts",
+        default=None,
+        help="neighbours sampled per node at each hop, one per layer, e.g. 10,5 (default); "
+        "'full' runs every batch on the whole graph (small graphs)",
+    )
+    graph.add_argument(
+        "--top-k",
+        type=int,
+        default=None,
+        help="neighbours per node in the user-user and item-item similarity graphs (default 10)",
+    )
+    graph.add_argument(
+        "--attention",
+        choices=("dot", "additive"),
+        default=None,
+        help="MGNN attention score (default dot)",
+    )
+    graph.add_argument(
+        "--interaction",
+        choices=("product", "concat", "add", "mlp"),
+        help="mogenet: the interaction function kappa of the graph representations "
+        "(default product)",
+    )
+    graph.add_argument(
+        "--cooperative-weight",
+        type=float,
+        help="mogenet: weight beta of the cooperative gate loss (default 1e-6; 0: off)",
+    )
+    graph.add_argument(
+        "--l2",
+        type=float,
+        help="mogenet: L2 lambda on the task parameters (default 1e-3); "
+        "ngcf: on the id embeddings (default 1e-5)",
+    )
+
     weighting = train.add_argument_group("multi-task loss")
     weighting.add_argument(
         "--loss-weighting",
         choices=("fixed", "uncertainty", "gradnorm"),
-        default="fixed",
+        default=None,
         help="how task losses add up: fixed weights (--loss-weights, default all 1), learned "
         "uncertainty weighting (Kendall et al. 2018) or GradNorm (Chen et al. 2018) "
-        "(default: %(default)s)",
+        "(default: fixed; mogenet: uncertainty)",
     )
     weighting.add_argument(
         "--loss-weights",
@@ -301,8 +363,9 @@ def build_parser():
     fitting.add_argument(
         "--early-stopping-monitor",
         default="val_loss",
-        help="what early stopping watches on the validation split: val_loss or a task's "
-        "metric such as val_income_auc (maximized) (default: %(default)s)",
+        help="what early stopping watches on the validation split: val_loss, val_task_loss "
+        "(the unweighted sum of the task losses: use it with learned loss weights) or a "
+        "task's metric such as val_income_auc (maximized) (default: %(default)s)",
     )
     fitting.add_argument(
         "--no-early-stopping", action="store_true", help="train all --epochs, keep the last weights"
@@ -518,6 +581,12 @@ def _add_data_flags(parser, datasets):
         "interaction (default 1)",
     )
     data.add_argument(
+        "--max-users",
+        type=int,
+        help="taobao-multibehavior: keep a seeded sample of this many users with all their "
+        "pairs (default: every user)",
+    )
+    data.add_argument(
         "--correlation",
         type=float,
         help="synthetic: correlation p of the two regression tasks' weights (default 0.5)",
@@ -624,13 +693,100 @@ def _print_metrics(title, metrics_by_split):
         print(f"  {split:<10} " + " | ".join(parts))
 
 
-def _loss_weighting_argument(args):
-    if args.loss_weights is not None and args.loss_weighting != "fixed":
+def _loss_weighting_kwargs(args):
+    """`{"loss_weighting": ...}` from the flags, or `{}` for the model's own default."""
+    if args.loss_weights is not None and args.loss_weighting not in (None, "fixed"):
         raise SystemExit(
             "zoo train: error: --loss-weights sets fixed weights; it cannot be combined with "
             f"--loss-weighting {args.loss_weighting}."
         )
-    return args.loss_weights if args.loss_weights is not None else args.loss_weighting
+    if args.loss_weights is not None:
+        return {"loss_weighting": args.loss_weights}
+    return {} if args.loss_weighting is None else {"loss_weighting": args.loss_weighting}
+
+
+def _fanouts(text, num_layers):
+    """The `--fanouts` flag: one fan-out per layer, `None` for the whole graph."""
+    if text is None:  # GraphSAGE's (25, 10) scaled down for two CPU cores
+        return (10, 5) if num_layers == 2 else (10,) * num_layers
+    if text == "full":
+        return None
+    try:
+        fanouts = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        fanouts = ()
+    if not fanouts or min(fanouts) < 1:
+        raise SystemExit(
+            f"zoo train: error: --fanouts expects ints >= 1 separated by commas (one per "
+            f"layer) or 'full'. Received: {text!r}"
+        )
+    if len(fanouts) != num_layers:
+        raise SystemExit(
+            f"zoo train: error: --fanouts {text} samples {len(fanouts)} hops but the graph "
+            f"model has {num_layers} layers (--graph-layers); give one fan-out per layer."
+        )
+    return fanouts
+
+
+def _graph_inputs(args, dataset, preprocessor, model_kwargs):
+    """Builds the graphs for a graph model and sets its graph constructor arguments.
+
+    Returns the `GraphInputs`, or `None` for a model without graphs (after
+    checking that no graph flag was given).
+    """
+    from zoo.graphs import GraphInputs
+    from zoo.models import make_graph_encoder
+
+    graph_flags = ("graph_units", "graph_layers", "fanouts", "top_k", "attention")
+    if args.model not in GRAPH_MODELS and not args.with_mgnn:
+        given = [f"--{name.replace('_', '-')}" for name in graph_flags if getattr(args, name)]
+        if given:
+            raise SystemExit(
+                f"zoo train: error: {given[0]} applies to graph models (mogenet, ngcf) and to "
+                "--with-mgnn."
+            )
+        return None
+    if args.model in GRAPH_MODELS and args.with_mgnn:
+        raise SystemExit(
+            f"zoo train: error: --with-mgnn adds a graph encoder to a model without one; "
+            f"{args.model} has its own."
+        )
+    num_layers = args.graph_layers or 2
+    fanouts = _fanouts(args.fanouts, num_layers)
+    if args.model == "ngcf" and args.attention:
+        raise SystemExit("zoo train: error: --attention does not apply to ngcf.")
+    try:
+        graph_inputs = GraphInputs.from_dataset(
+            dataset,
+            preprocessor,
+            top_k=args.top_k or 10,
+            fanouts=fanouts,
+            seed=args.seed,
+        )
+    except ValueError as error:
+        raise SystemExit(f"zoo train: error: {error}") from None
+    print(graph_inputs.summary(), flush=True)
+    if args.model == "ngcf":
+        model_kwargs.update(
+            num_users=graph_inputs.num_users,
+            num_items=graph_inputs.num_items,
+            user_id_feature=graph_inputs.user_id_feature,
+            item_id_feature=graph_inputs.item_id_feature,
+            units=args.graph_units or 64,
+            num_layers=num_layers,
+        )
+    else:
+        try:
+            model_kwargs["graph_encoder"] = make_graph_encoder(
+                graph_inputs,
+                preprocessor,
+                units=args.graph_units or 32,
+                num_layers=num_layers,
+                attention=args.attention or "dot",
+            )
+        except ValueError as error:
+            raise SystemExit(f"zoo train: error: {error}") from None
+    return graph_inputs
 
 
 def _gate_summary(model, dataset, split):
@@ -712,11 +868,12 @@ def run_train(args):
 
         # DLEN's alpha_ratio is relative to each task's rate on the training split.
         model_kwargs["base_rates"] = base_rates(dataset)
+    graph_inputs = _graph_inputs(args, dataset, preprocessor, model_kwargs)
     try:
         model = model_class(
             tasks=dataset.tasks,
             preprocessor=preprocessor,
-            loss_weighting=_loss_weighting_argument(args),
+            **_loss_weighting_kwargs(args),
             bias_tower_feature=args.bias_tower,
             ranking_weights=args.ranking_weights,
             **model_kwargs,
@@ -730,7 +887,7 @@ def run_train(args):
         flush=True,
     )
     try:
-        result = fit(model, dataset, config)
+        result = fit(model, dataset, config, graph_inputs=graph_inputs)
     except ValueError as error:
         if "early_stopping_monitor" not in str(error):
             raise
@@ -779,6 +936,13 @@ def run_train(args):
             "best_epoch": result.best_epoch,
             "epoch_seconds": [round(s, 4) for s in result.epoch_seconds],
             "history": result.history,
+        },
+        "graphs": graph_inputs
+        and {
+            "summary": graph_inputs.summary(),
+            "fanouts": graph_inputs.fanouts and list(graph_inputs.fanouts),
+            "top_k": graph_inputs.graphs.top_k,
+            "channels": list(model.graph_channels),
         },
         "throughput": {"train_samples_per_second": round(result.train_samples_per_second, 1)},
         "metrics": metrics,

@@ -102,6 +102,8 @@ def export_saved_model(model, export_base, name, version=None, warmup_rows=None)
             values for `assets.extra/tf_serving_warmup_requests`, or `None`
             to skip writing warm-up requests.
     """
+    if model.uses_graph:
+        model.check_graph_tables()  # the export serves from the node tables
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", name):
         raise ValueError(
             f"Expected a model name of letters, digits, '.', '_' and '-'. Received: {name!r}"

@@ -5,6 +5,7 @@ Build graphs from the training split only; the graph layers in
 `full_graph` return.
 """
 
+from zoo.graphs.graph_inputs import CHANNELS, GraphInputs
 from zoo.graphs.interaction_graphs import (
     InteractionGraphs,
     positive_interaction_matrix,
@@ -14,6 +15,8 @@ from zoo.graphs.interaction_graphs import (
 from zoo.graphs.neighbor_sampling import CSRGraph, NeighborSampler, full_graph, sample_neighbors
 
 __all__ = [
+    "CHANNELS",
+    "GraphInputs",
     "CSRGraph",
     "InteractionGraphs",
     "NeighborSampler",

@@ -14,6 +14,9 @@ from zoo.layers.gates.bit_gate import BitGate
 from zoo.layers.gates.softmax_gate import SoftmaxGate
 from zoo.layers.graph.graph_attention_aggregation import GraphAttentionAggregation
 from zoo.layers.graph.mgnn_layer import MGNNLayer
+from zoo.layers.graph.multi_channel_mgnn import MultiChannelMGNN
+from zoo.layers.graph.ngcf import NGCFEncoder, NGCFPropagation
+from zoo.layers.graph.pair_interaction import PairInteraction
 from zoo.layers.interactions.cross_network import CrossNetwork
 from zoo.layers.interactions.field_attention import FieldSelfAttention
 from zoo.layers.interactions.product_layer import ProductLayer
@@ -23,6 +26,7 @@ from zoo.layers.switchers.automtl_search import AutoMTLSearchSwitcher
 from zoo.layers.switchers.cgc import CGCSwitcher
 from zoo.layers.switchers.cross_stitch import CrossStitchSwitcher
 from zoo.layers.switchers.facet_tree import FacetTreeSwitcher
+from zoo.layers.switchers.graph_enhanced_experts import GraphEnhancedExpertsSwitcher
 from zoo.layers.switchers.independent import IndependentSwitcher
 from zoo.layers.switchers.mmoe import MMoESwitcher
 from zoo.layers.switchers.ple import PLESwitcher
@@ -47,9 +51,14 @@ __all__ = [
     "FieldEmbedding",
     "FieldSelfAttention",
     "GraphAttentionAggregation",
+    "GraphEnhancedExpertsSwitcher",
     "IndependentSwitcher",
     "MLP",
     "MGNNLayer",
+    "MultiChannelMGNN",
+    "NGCFEncoder",
+    "NGCFPropagation",
+    "PairInteraction",
     "MMoESwitcher",
     "PLESwitcher",
     "ProductLayer",

@@ -5,9 +5,12 @@ from zoo.models.automtl_supernet import AutoMTLSupernet
 from zoo.models.cross_stitch import CrossStitch
 from zoo.models.dlen import PLEDLEN, MMoEDLEN
 from zoo.models.esmm import ESMM
+from zoo.models.graph_encoders import make_graph_encoder
 from zoo.models.mfh import MFH
 from zoo.models.mmoe import MMoE, OMoE
+from zoo.models.mogenet import MoGENet
 from zoo.models.multitask_model import MultiTaskModel
+from zoo.models.ngcf import NGCF
 from zoo.models.ple import CGC, PLE
 from zoo.models.registry import MODELS, get_model_class
 from zoo.models.shared_bottom import SharedBottom
@@ -24,8 +27,10 @@ __all__ = [
     "MFH",
     "MMoE",
     "MMoEDLEN",
+    "MoGENet",
     "MODELS",
     "MultiTaskModel",
+    "NGCF",
     "OMoE",
     "PLE",
     "PLEDLEN",
@@ -35,4 +40,5 @@ __all__ = [
     "SingleTask",
     "YouTubeMMoE",
     "get_model_class",
+    "make_graph_encoder",
 ]

@@ -121,6 +121,8 @@ class AutoMTL(MultiTaskModel):
             **kwargs,
         )
 
+    supports_graph_encoder = False  # the fields stay apart (FieldEmbedding)
+
     def make_embedding(self):
         return FieldEmbedding(self.backbone_features(), self.field_dim, name="embedding")
 

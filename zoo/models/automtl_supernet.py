@@ -97,6 +97,8 @@ class AutoMTLSupernet(MultiTaskModel):
         self.selection_optimizer = None
         self.configure_search(total_steps=1, warmup_steps=0, auxiliary_skip=True)
 
+    supports_graph_encoder = False  # the fields stay apart (FieldEmbedding)
+
     def make_embedding(self):
         return FieldEmbedding(self.backbone_features(), self.field_dim, name="embedding")
 

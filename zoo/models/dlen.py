@@ -103,7 +103,8 @@ class LatentEmotionHead:
     def latent_probabilities(self, inputs, training=None):
         """Dict from task name to `(P(t | UP), P(t | not UP))`, and P(UP); each `(batch, 1)`."""
         logits = self.task_logits(inputs, training=training)
-        p_up = ops.sigmoid(self.hidden_state(self.embedding(inputs), training=training))
+        x = self.embed(inputs, training=training)
+        p_up = ops.sigmoid(self.hidden_state(x, training=training))
         conditionals = {
             name: (ops.sigmoid(z[:, :1]), self.task_alphas[name] * ops.sigmoid(z[:, 1:]))
             for name, z in logits.items()

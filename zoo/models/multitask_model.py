@@ -51,6 +51,13 @@ class MultiTaskModel(keras.Model):
             `ranking_score`: the weighted sum of the named tasks'
             predictions (probabilities for binary tasks, values for
             regression tasks), the score a ranking service sorts by.
+        graph_encoder: a `zoo.layers.MultiChannelMGNN` (or its config), or
+            `None`. With one, the switcher's input is the feature embedding
+            followed by the four MGNN representations of the pair (the
+            MoGENet paper's "+MGNN" variants); the inputs then carry the
+            sub-graphs of `zoo.graphs.GraphInputs` under `"graph"` in
+            training, and serving looks the representations up in the
+            tables `refresh_graph_tables` fills.
         **kwargs: `keras.Model` keyword arguments, e.g. `name`.
 
     Call arguments:
@@ -82,10 +89,20 @@ class MultiTaskModel(keras.Model):
         bias_tower_feature=None,
         bias_tower_units=(128, 64),
         ranking_weights=None,
+        graph_encoder=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
         self.tasks = as_tasks(tasks)
+        if isinstance(graph_encoder, dict):
+            graph_encoder = keras.layers.deserialize(graph_encoder)
+        if graph_encoder is not None and not self.supports_graph_encoder:
+            raise ValueError(
+                f"{type(self).__name__} cannot take a graph encoder (--with-mgnn): its switcher "
+                "reads the features as separate fields, not as one vector the graph "
+                "representations could be appended to."
+            )
+        self.graph_encoder = graph_encoder
         if isinstance(switcher, dict):
             switcher = keras.layers.deserialize(switcher)
         if isinstance(preprocessor, dict):
@@ -127,6 +144,9 @@ class MultiTaskModel(keras.Model):
             self.bias_embedding = FeatureEmbedding(bias_features, name="bias_embedding")
             self.bias_tower = Tower(self.bias_tower_units, output_units=1, name="bias_tower")
         self.ranking_weights = _check_ranking_weights(ranking_weights, self.tasks)
+
+    # Whether `graph_encoder` (the "+MGNN" input) fits the model's switcher input.
+    supports_graph_encoder = True
 
     def num_branches(self):
         """Outputs the switcher must have: one per task, unless a subclass routes (MFH)."""
@@ -195,8 +215,60 @@ class MultiTaskModel(keras.Model):
 
     def task_representations(self, inputs, training=None, return_gate_weights=False):
         """Per-task inputs of the towers (and the gate weights, on request)."""
-        x = self.embedding(inputs)  # (batch, input_dim)
+        x = self.embed(inputs, training=training)  # (batch, input_dim)
         return self.switcher(x, training=training, return_gate_weights=return_gate_weights)
+
+    def embed(self, inputs, training=None):
+        """The switcher's input: the feature embedding, then the graph representations if any."""
+        x = self.embedding(inputs)  # (batch, embedding_dim)
+        graph = self.graph_vector(inputs, training=training)
+        return x if graph is None else ops.concatenate([x, graph], axis=-1)
+
+    def graph_vector(self, inputs, training=None):
+        """The graph encoder's representations of the pair, concatenated; `None` without one."""
+        if self.graph_encoder is None:
+            return None
+        graph = self.graph_encoder(inputs, training=training)  # dict of (batch, units)
+        return ops.concatenate([graph[name] for name in sorted(graph)], axis=-1)
+
+    # ------------------------------------------------------------------
+    # Graphs: what graph models (MoGENet, NGCF, "+MGNN") add.
+    # ------------------------------------------------------------------
+
+    def graph_layers(self):
+        """The layers that read `inputs["graph"]` and keep node tables for serving."""
+        return [] if self.graph_encoder is None else [self.graph_encoder]
+
+    @property
+    def uses_graph(self):
+        return bool(self.graph_layers())
+
+    @property
+    def graph_channels(self):
+        """The sub-graph channels the model reads (see `zoo.graphs.CHANNELS`)."""
+        return ("bipartite", "user_user", "item_item")
+
+    def refresh_graph_tables(self, graph_inputs):
+        """Computes the node tables serving looks up, from the whole training graph.
+
+        Run after training (`zoo.training.fit` does) and before evaluating
+        without sub-graphs or exporting.
+        """
+        if not self.built:
+            self.build()
+        whole = graph_inputs.whole_graphs(self.graph_channels)
+        for layer in self.graph_layers():
+            layer.compute_node_tables(whole)
+
+    def check_graph_tables(self):
+        """Raises if a graph model would serve from node tables never computed."""
+        stale = [layer.name for layer in self.graph_layers() if not layer.tables_ready]
+        if stale:
+            raise ValueError(
+                f"{type(self).__name__} has graph layers {stale} whose node tables were never "
+                "computed; call model.refresh_graph_tables(graph_inputs) after training and "
+                "before predicting without sub-graphs or exporting."
+            )
 
     def task_logits(self, inputs, training=None):
         """Dict from task name to the tower's logits `(batch, output_units)`.
@@ -431,6 +503,9 @@ class MultiTaskModel(keras.Model):
                 "bias_tower_feature": self.bias_tower_feature,
                 "bias_tower_units": self.bias_tower_units,
                 "ranking_weights": self.ranking_weights,
+                "graph_encoder": (
+                    keras.layers.serialize(self.graph_encoder) if self.graph_encoder else None
+                ),
             }
         )
         if type(self) is MultiTaskModel:

@@ -6,6 +6,8 @@ from zoo.models.dlen import PLEDLEN, MMoEDLEN
 from zoo.models.esmm import ESMM
 from zoo.models.mfh import MFH
 from zoo.models.mmoe import MMoE, OMoE
+from zoo.models.mogenet import MoGENet
+from zoo.models.ngcf import NGCF
 from zoo.models.ple import CGC, PLE
 from zoo.models.shared_bottom import SharedBottom
 from zoo.models.single_task import SingleTask
@@ -28,6 +30,8 @@ MODELS = {
     "ple-dlen": PLEDLEN,
     "mfh": MFH,
     "automtl-derived": AutoMTL,
+    "mogenet": MoGENet,
+    "ngcf": NGCF,
 }
 
 

@@ -1,3 +1,5 @@
+from keras import ops
+
 from zoo.api import register
 from zoo.layers.features.feature_embedding import FeatureEmbedding
 from zoo.layers.switchers.independent import IndependentSwitcher
@@ -60,6 +62,9 @@ class SingleTask(MultiTaskModel):
 
     def task_representations(self, inputs, training=None, return_gate_weights=False):
         per_task_x = [embed(inputs) for embed in self.task_embeddings]  # K x (batch, input_dim)
+        graph = self.graph_vector(inputs, training=training)  # shared by the tasks ("MLP+MGNN")
+        if graph is not None:
+            per_task_x = [ops.concatenate([x, graph], axis=-1) for x in per_task_x]
         return self.switcher(per_task_x, training=training, return_gate_weights=return_gate_weights)
 
     def get_config(self):

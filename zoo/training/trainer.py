@@ -38,9 +38,11 @@ class TrainingConfig:
             `early_stopping_monitor` and keep the best epoch's weights; `None`
             trains all `epochs`. Never looks at the test split.
         early_stopping_monitor: the validation figure early stopping watches:
-            `"val_loss"` (lower is better) or a per-task metric such as
-            `"val_income_auc"` (names ending in `auc` or `accuracy` are
-            maximized).
+            `"val_loss"` (lower is better), `"val_task_loss"` (the plain sum
+            of the task losses, without loss weights, regularizers or added
+            losses: comparable across epochs when the weights are learned),
+            or a per-task metric such as `"val_income_auc"` (names ending in
+            `auc` or `accuracy` are maximized).
         seed: seeds Python, NumPy, TensorFlow and the per-epoch shuffles.
         tensorboard_dir: write TensorBoard logs here, or `None`.
         verbose: Keras verbosity: 1 shows a progress bar, 2 one line per
@@ -81,6 +83,28 @@ class TrainingConfig:
     @property
     def monitor_mode(self):
         return "max" if self.early_stopping_monitor.endswith(("auc", "accuracy")) else "min"
+
+
+class TaskLossTotal(keras.callbacks.Callback):
+    """Adds `task_loss` and `val_task_loss` to the epoch logs: the sum of the per-task losses.
+
+    With learned loss weights (uncertainty, GradNorm) `val_loss` moves with
+    the weights themselves, so a lower `val_loss` need not be a better model;
+    the unweighted sum does not have that problem. Runs before early
+    stopping, which reads the same logs dict.
+    """
+
+    def __init__(self, task_names):
+        super().__init__()
+        self.task_names = list(task_names)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is None:
+            return
+        for prefix in ("", "val_"):
+            names = [f"{prefix}{name}_loss" for name in self.task_names]
+            if all(name in logs for name in names):
+                logs[f"{prefix}task_loss"] = float(sum(float(logs[name]) for name in names))
 
 
 class TrainingTimer(keras.callbacks.Callback):
@@ -125,23 +149,36 @@ class TrainingResult:
     best_epoch: int
 
 
-def fit(model, dataset, config):
+def fit(model, dataset, config, graph_inputs=None):
     """Compiles and fits `model` on `dataset`'s training split.
 
     Validation runs every epoch on the validation split; with early
     stopping, the weights of the epoch with the lowest validation loss are
     restored at the end.
 
+    A graph model (`model.uses_graph`: MoGENet, NGCF, "+MGNN") needs
+    `graph_inputs`, a `zoo.graphs.GraphInputs` of the same dataset: every
+    training and validation batch gets its sub-graphs, and when training
+    ends the model's node tables are computed from the whole training graph
+    so that `predict`, `evaluate` and export serve without sub-graphs. XLA
+    is off for graph models: sub-graph sizes change from batch to batch, and
+    XLA would compile every new shape again.
+
     Returns:
         A `TrainingResult`.
     """
+    if model.uses_graph and graph_inputs is None:
+        raise ValueError(
+            f"{type(model).__name__} reads graphs: pass graph_inputs="
+            "zoo.graphs.GraphInputs.from_dataset(dataset, model.preprocessor)."
+        )
     if model.preprocessor is None:
         raise ValueError(
             "The model has no preprocessor: build it with preprocessor=dataset.make_preprocessor()."
         )
     if config.early_stopping_patience is not None:
         # Keras only warns about a monitor it never sees; say so before training.
-        logged = ["val_loss"] + [
+        logged = ["val_loss", "val_task_loss"] + [
             f"val_{t.name}_{name}"
             for t in model.tasks
             for name in ["loss"] + [m.name for m in t.metrics()]
@@ -155,13 +192,22 @@ def fit(model, dataset, config):
         "train", model.preprocessor, config.batch_size, shuffle=True, seed=config.seed
     )
     validation_data = dataset.tf_dataset("validation", model.preprocessor, config.batch_size)
+    steps_per_epoch = int(train_data.cardinality())  # batches per pass, as batched_dataset cut them
+    # One endless iterator for the whole fit, each pass a new permutation.
+    # Without repeat() Keras builds a new tf.data iterator every epoch,
+    # and creating one sometimes stalls for 0.2-2 s of idle wall time.
+    train_data = train_data.repeat()
+    if model.uses_graph:
+        # After repeat(): each step of the whole fit samples its own sub-graphs.
+        train_data = graph_inputs.attach(train_data, model.graph_channels)
+        validation_data = graph_inputs.attach(validation_data, model.graph_channels)
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate=config.learning_rate),
-        jit_compile=config.jit_compile,
+        jit_compile=config.jit_compile and not model.uses_graph,
         steps_per_execution=config.steps_per_execution,
     )
     timer = TrainingTimer()
-    callbacks = [timer]
+    callbacks = [timer, TaskLossTotal(model.task_names)]
     if config.early_stopping_patience is not None:
         callbacks.append(
             keras.callbacks.EarlyStopping(
@@ -173,12 +219,8 @@ def fit(model, dataset, config):
         )
     if config.tensorboard_dir:
         callbacks.append(keras.callbacks.TensorBoard(log_dir=config.tensorboard_dir))
-    steps_per_epoch = int(train_data.cardinality())  # batches per pass, as batched_dataset cut them
     history = model.fit(
-        # One endless iterator for the whole fit, each pass a new permutation.
-        # Without repeat() Keras builds a new tf.data iterator every epoch,
-        # and creating one sometimes stalls for 0.2-2 s of idle wall time.
-        train_data.repeat(),
+        train_data,
         steps_per_epoch=steps_per_epoch,
         validation_data=validation_data,
         epochs=config.epochs,
@@ -188,6 +230,8 @@ def fit(model, dataset, config):
         # shuffle a tf.data.Dataset and would only warn about it.
         shuffle=False,
     )
+    if model.uses_graph:
+        model.refresh_graph_tables(graph_inputs)
     monitored = history.history.get(config.early_stopping_monitor, [])
     epochs_run = len(timer.epoch_seconds)
     # The epoch whose weights the model now holds: early stopping restores
@@ -230,6 +274,8 @@ def predict(model, dataset, split, batch_size=4096, outputs="tasks"):
     """
     if outputs not in ("tasks", "serving"):
         raise ValueError(f"Expected outputs 'tasks' or 'serving'. Received: {outputs!r}")
+    if model.uses_graph:
+        model.check_graph_tables()  # graph models predict from their node tables, as served
     data = dataset.tf_dataset(split, model.preprocessor, batch_size)
     serve = _prediction_function(model, outputs)
     parts = {}
