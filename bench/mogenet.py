@@ -7,8 +7,8 @@ reads: per task, test AUC and GAUC, mean ± std over seeds, for
 - MLP (the zoo's `single-task`, widths [512, 256, 128] as in the paper),
   NGCF (one per task, 2 layers, 64 wide), Shared-Bottom, MMoE and CGC
   (4 experts [32, 32], as the paper sets them);
-- Shared-Bottom, MMoE and CGC "+MGNN" (the MGNN's four representations
-  appended to their input);
+- MLP, Shared-Bottom, MMoE and CGC "+MGNN" (the MGNN's four
+  representations appended to their input);
 - MoGENet (kappa = element-wise product, uncertainty weighting,
   cooperative loss beta 1e-6, L2 1e-3);
 - the kappa ablation (concatenation, addition, MLP; Table 4) and the loss
@@ -65,6 +65,7 @@ CGC_EXPERTS = {"num_shared_experts": 2, "num_task_experts": 1, "expert_units": [
 # name -> (zoo model, constructor arguments, with the MGNN add-on)
 MODELS = {
     "mlp": ("single-task", {"hidden_units": [512, 256, 128]}, False),
+    "mlp+mgnn": ("single-task", {"hidden_units": [512, 256, 128]}, True),
     "ngcf": ("ngcf", {"units": 64, "num_layers": 2}, False),
     "shared-bottom": ("shared-bottom", {"bottom_units": [32, 32]}, False),
     "shared-bottom+mgnn": ("shared-bottom", {"bottom_units": [32, 32]}, True),
@@ -86,6 +87,7 @@ ABLATIONS = {
 }
 DISPLAY = {
     "mlp": "MLP",
+    "mlp+mgnn": "MLP + MGNN",
     "ngcf": "NGCF",
     "shared-bottom": "Shared-Bottom",
     "shared-bottom+mgnn": "Shared-Bottom + MGNN",
