@@ -111,6 +111,7 @@ def child(group, protocol, seed, models, settings, runs_dir):
             epochs=settings["epochs"],
             batch_size=settings["batch_size"],
             learning_rate=settings["learning_rate"],
+            jit_compile=settings.get("jit_compile", True),
             early_stopping_patience=settings["patience"],
             early_stopping_monitor=(
                 f"val_{dataset.tasks[0].name}_auc" if setup == "torch-rechub" else "val_loss"
@@ -210,7 +211,8 @@ def markdown(report):
         "validation/test halves of the test file are the fixed split of "
         "`zoo.data.load_census_income`). Early stopping on the validation loss with patience "
         f"{s['patience']} (at most {s['epochs']} epochs), the best epoch's weights kept; "
-        f"embeddings of 4, batch {s['batch_size']}, Adam {s['learning_rate']}, XLA on. "
+        f"embeddings of 4, batch {s['batch_size']}, Adam {s['learning_rate']}, "
+        f"XLA {'on' if s.get('jit_compile', True) else 'off'}. "
         "Architectures as in `bench/census_models.py`:",
         "",
     ]
@@ -320,6 +322,7 @@ def main(argv=None):
     parser.add_argument("--batch-size", type=int, default=1024)
     parser.add_argument("--learning-rate", type=float, default=1e-3)
     parser.add_argument("--threads", type=int, default=2)
+    bu.add_xla_flag(parser)
     parser.add_argument("--out", default=os.path.join(HERE, "results"))
     parser.add_argument("--fresh", action="store_true", help="discard earlier run files")
     parser.add_argument("--render-only", action="store_true")
@@ -347,6 +350,8 @@ def main(argv=None):
         "seeds": parse_list(args.seeds, int),
         "setup": args.setup,
     }
+    if not args.xla:
+        settings["jit_compile"] = False
     if args.setup == "torch-rechub":
         settings.update(patience=30, epochs=100)
         unknown = sorted(set(models) - set(TORCH_RECHUB))
@@ -389,6 +394,8 @@ def main(argv=None):
                     "setup",
                 ):
                     cmd += ["--" + flag.replace("_", "-"), str(getattr(args, flag))]
+                if not args.xla:
+                    cmd.append("--no-xla")
                 print(f"group {group}, {protocol}, seed {seed}: {', '.join(todo)}", flush=True)
                 if subprocess.run(cmd).returncode != 0:
                     failed.append((group, protocol, seed))

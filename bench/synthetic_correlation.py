@@ -64,6 +64,7 @@ def run_one(model_name, correlation, seed, settings):
         epochs=settings["epochs"],
         batch_size=settings["batch_size"],
         learning_rate=settings["learning_rate"],
+        jit_compile=settings.get("jit_compile", True),
         early_stopping_patience=settings["patience"],
         seed=seed,
         verbose=0,
@@ -232,6 +233,7 @@ def main(argv=None):
         help="early stopping on the validation loss, best weights kept; 0 or less: none "
         "(default: %(default)s)",
     )
+    bu.add_xla_flag(parser)
     parser.add_argument("--out", default=os.path.join(HERE, "results"))
     parser.add_argument(
         "--render-only",
@@ -265,6 +267,8 @@ def main(argv=None):
         "num_sinusoids": args.num_sinusoids,
         "patience": args.patience if args.patience > 0 else None,
     }
+    if not args.xla:
+        settings["jit_compile"] = False
     started = time.perf_counter()
     runs = []
     for p in correlations:

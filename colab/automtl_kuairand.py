@@ -63,8 +63,9 @@ if importlib.util.find_spec("zoo") is None:
     sys.path.insert(0, repo)
 
 # %% [markdown]
-# Settings: CI runs this notebook with `ZOO_NOTEBOOK_EPOCHS=1`; the defaults
-# are for a real run.
+# Settings: CI runs this notebook with `ZOO_NOTEBOOK_EPOCHS=1` and
+# `ZOO_NOTEBOOK_XLA=0` (for one epoch, compiling each model with XLA takes
+# longer than the training); the defaults are for a real run.
 
 # %%
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
@@ -80,6 +81,7 @@ from zoo import data, export, models, search, training
 from zoo.search.plots import plot_architecture, plot_expert_selection
 
 EPOCHS = int(os.environ.get("ZOO_NOTEBOOK_EPOCHS", 6))
+XLA = os.environ.get("ZOO_NOTEBOOK_XLA", "1") != "0"
 tf.get_logger().setLevel("WARNING")
 
 # %% [markdown]
@@ -155,7 +157,9 @@ plt.show()
 # and early stopping, like the MMoE baseline (4 experts of the same width).
 
 # %%
-config = training.TrainingConfig(epochs=EPOCHS * 3, batch_size=1024, verbose=0, seed=1)
+config = training.TrainingConfig(
+    epochs=EPOCHS * 3, batch_size=1024, jit_compile=XLA, verbose=0, seed=1
+)
 keras.utils.set_random_seed(1)
 derived = models.AutoMTL(kuairand.tasks, architecture, preprocessor=preprocessor)
 training.fit(derived, kuairand, config)

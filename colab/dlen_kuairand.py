@@ -57,8 +57,9 @@ if importlib.util.find_spec("zoo") is None:
     sys.path.insert(0, repo)
 
 # %% [markdown]
-# Settings: CI runs this notebook with `ZOO_NOTEBOOK_EPOCHS=1`; the defaults
-# are for a real run.
+# Settings: CI runs this notebook with `ZOO_NOTEBOOK_EPOCHS=1` and
+# `ZOO_NOTEBOOK_XLA=0` (for one epoch, compiling each model with XLA takes
+# longer than the training); the defaults are for a real run.
 
 # %%
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
@@ -72,6 +73,7 @@ from zoo import data, export, models, training
 from zoo.models.dlen import base_rates
 
 EPOCHS = int(os.environ.get("ZOO_NOTEBOOK_EPOCHS", 15))
+XLA = os.environ.get("ZOO_NOTEBOOK_XLA", "1") != "0"
 tf.get_logger().setLevel("WARNING")
 
 # %% [markdown]
@@ -95,7 +97,7 @@ for task, rate in rates.items():
 
 # %%
 MMOE = {"num_experts": 5, "expert_units": [128, 64], "tower_units": [32]}
-config = training.TrainingConfig(epochs=EPOCHS, batch_size=512, verbose=0, seed=1)
+config = training.TrainingConfig(epochs=EPOCHS, batch_size=512, jit_compile=XLA, verbose=0, seed=1)
 results = {}
 trained = {}
 for name, model_cls, extra in [

@@ -55,8 +55,9 @@ if importlib.util.find_spec("zoo") is None:
     sys.path.insert(0, repo)
 
 # %% [markdown]
-# Settings: CI runs this notebook with `ZOO_NOTEBOOK_EPOCHS=1`; the defaults
-# are for a real run.
+# Settings: CI runs this notebook with `ZOO_NOTEBOOK_EPOCHS=1` and
+# `ZOO_NOTEBOOK_XLA=0` (for one epoch, compiling each model with XLA takes
+# longer than the training); the defaults are for a real run.
 
 # %%
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
@@ -72,6 +73,7 @@ import zoo
 from zoo import data, export, metrics, models, training
 
 EPOCHS = int(os.environ.get("ZOO_NOTEBOOK_EPOCHS", 15))
+XLA = os.environ.get("ZOO_NOTEBOOK_XLA", "1") != "0"
 tf.get_logger().setLevel("WARNING")
 
 # %% [markdown]
@@ -102,7 +104,7 @@ for name, rows in test_group.items():
 
 # %%
 preprocessor = kuairand.make_preprocessor()
-config = training.TrainingConfig(epochs=EPOCHS, batch_size=512, verbose=0, seed=1)
+config = training.TrainingConfig(epochs=EPOCHS, batch_size=512, jit_compile=XLA, verbose=0, seed=1)
 trained = {}
 for layout in ("mfh", "flat"):
     keras.utils.set_random_seed(1)

@@ -59,8 +59,9 @@ if importlib.util.find_spec("zoo") is None:
     sys.path.insert(0, repo)
 
 # %% [markdown]
-# Settings: CI runs this notebook with `ZOO_NOTEBOOK_EPOCHS=1`; the defaults
-# are for a real run.
+# Settings: CI runs this notebook with `ZOO_NOTEBOOK_EPOCHS=1` and
+# `ZOO_NOTEBOOK_XLA=0` (for one epoch, compiling each model with XLA takes
+# longer than the training); the defaults are for a real run.
 
 # %%
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
@@ -76,13 +77,14 @@ from zoo import data, export, metrics, models, training
 from zoo.training import gate_diagnostics
 
 EPOCHS = int(os.environ.get("ZOO_NOTEBOOK_EPOCHS", 8))
+XLA = os.environ.get("ZOO_NOTEBOOK_XLA", "1") != "0"
 SYNTHETIC_EPOCHS = 4 * EPOCHS
 tf.get_logger().setLevel("WARNING")
 
 
 def train(model, dataset, epochs, **settings):
-    """zoo's fit: model.fit with XLA, early stopping on validation, one line per epoch."""
-    config = training.TrainingConfig(epochs=epochs, verbose=0, seed=1, **settings)
+    """zoo's fit: model.fit (XLA unless ZOO_NOTEBOOK_XLA=0), early stopping on validation."""
+    config = training.TrainingConfig(epochs=epochs, jit_compile=XLA, verbose=0, seed=1, **settings)
     return training.fit(model, dataset, config)
 
 

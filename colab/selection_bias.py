@@ -58,8 +58,9 @@ if importlib.util.find_spec("zoo") is None:
     sys.path.insert(0, repo)
 
 # %% [markdown]
-# Settings: CI runs this notebook with `ZOO_NOTEBOOK_EPOCHS=1`; the defaults
-# are for a real run.
+# Settings: CI runs this notebook with `ZOO_NOTEBOOK_EPOCHS=1` and
+# `ZOO_NOTEBOOK_XLA=0` (for one epoch, compiling each model with XLA takes
+# longer than the training); the defaults are for a real run.
 
 # %%
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
@@ -73,13 +74,14 @@ from zoo import data, export, metrics, models, training
 from zoo.tasks import Task
 
 EPOCHS = int(os.environ.get("ZOO_NOTEBOOK_EPOCHS", 10))
+XLA = os.environ.get("ZOO_NOTEBOOK_XLA", "1") != "0"
 tf.get_logger().setLevel("WARNING")
 MMOE = {"num_experts": 4, "expert_units": [64], "tower_units": [16]}
 
 
 def train(model, dataset, **settings):
-    """zoo's fit: model.fit with XLA, early stopping on validation."""
-    config = training.TrainingConfig(epochs=EPOCHS, verbose=0, seed=1, **settings)
+    """zoo's fit: model.fit (with XLA unless ZOO_NOTEBOOK_XLA=0), early stopping on validation."""
+    config = training.TrainingConfig(epochs=EPOCHS, jit_compile=XLA, verbose=0, seed=1, **settings)
     return training.fit(model, dataset, config)
 
 

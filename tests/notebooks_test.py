@@ -16,6 +16,9 @@ from nbclient import NotebookClient
 REPO = pathlib.Path(__file__).resolve().parents[1]
 COLAB = REPO / "colab"
 BUILD_SCRIPT = COLAB / "build_notebooks.py"
+# One epoch, and no XLA: compiling every model's training and validation steps
+# took longer than the epoch. XLA itself is tested with every model in tests/models/.
+NOTEBOOK_CI = {"ZOO_NOTEBOOK_EPOCHS": "1", "ZOO_NOTEBOOK_XLA": "0"}
 
 
 def _load_build_script():
@@ -157,7 +160,7 @@ def test_quickstart_runs(tmp_path):
 
 @pytest.mark.slow
 def test_multitask_training_runs(tmp_path):
-    notebook, workdir = _execute("multitask_training.py", tmp_path, {"ZOO_NOTEBOOK_EPOCHS": "1"})
+    notebook, workdir = _execute("multitask_training.py", tmp_path, NOTEBOOK_CI)
 
     stdout = _text_outputs(notebook)
     assert "The SavedModel and the Keras model agree." in stdout
@@ -184,7 +187,7 @@ def test_multitask_training_runs(tmp_path):
 
 @pytest.mark.slow
 def test_selection_bias_runs(tmp_path):
-    notebook, workdir = _execute("selection_bias.py", tmp_path, {"ZOO_NOTEBOOK_EPOCHS": "1"})
+    notebook, workdir = _execute("selection_bias.py", tmp_path, NOTEBOOK_CI)
 
     stdout = _text_outputs(notebook)
     assert "The SavedModel and the Keras model agree." in stdout
@@ -207,7 +210,7 @@ def test_selection_bias_runs(tmp_path):
 
 @pytest.mark.slow
 def test_dlen_kuairand_runs(tmp_path):
-    notebook, workdir = _execute("dlen_kuairand.py", tmp_path, {"ZOO_NOTEBOOK_EPOCHS": "1"})
+    notebook, workdir = _execute("dlen_kuairand.py", tmp_path, NOTEBOOK_CI)
 
     stdout = _text_outputs(notebook)
     assert "The SavedModel and the Keras model agree." in stdout
@@ -227,7 +230,7 @@ def test_dlen_kuairand_runs(tmp_path):
 
 @pytest.mark.slow
 def test_mfh_kuairand_runs(tmp_path):
-    notebook, workdir = _execute("mfh_kuairand.py", tmp_path, {"ZOO_NOTEBOOK_EPOCHS": "1"})
+    notebook, workdir = _execute("mfh_kuairand.py", tmp_path, NOTEBOOK_CI)
 
     stdout = _text_outputs(notebook)
     assert "The SavedModel and the Keras model agree." in stdout
@@ -247,7 +250,7 @@ def test_mfh_kuairand_runs(tmp_path):
 
 @pytest.mark.slow
 def test_automtl_kuairand_runs(tmp_path):
-    notebook, workdir = _execute("automtl_kuairand.py", tmp_path, {"ZOO_NOTEBOOK_EPOCHS": "1"})
+    notebook, workdir = _execute("automtl_kuairand.py", tmp_path, NOTEBOOK_CI)
 
     stdout = _text_outputs(notebook)
     assert "The SavedModel and the Keras model agree." in stdout
