@@ -273,3 +273,40 @@ def test_automtl_kuairand_runs(tmp_path):
         "automtl_selection.png",
         "savedmodels",
     ]
+
+
+@pytest.mark.slow
+def test_mogenet_movielens_runs(tmp_path):
+    # MovieLens may not be redistributed: the notebook reads ../shared's copy.
+    shared_data = REPO.parent / "shared" / "data"
+    if not (shared_data / "movielens-100k").is_dir():
+        pytest.skip(reason=f"the MovieLens 100K folder {shared_data / 'movielens-100k'} is absent")
+    notebook, workdir = _execute(
+        "mogenet_movielens.py", tmp_path, {**NOTEBOOK_CI, "ZOO_DATA_DIR": str(shared_data)}
+    )
+
+    stdout = _text_outputs(notebook)
+    assert "The SavedModel and the Keras model agree." in stdout
+    assert "reloaded MoGENet: the same predictions" in stdout
+    assert "Graphs from the training rows: 944 users, 1,683 items" in stdout
+    scores = re.findall(
+        r"^(MMoE|MMoE \+ MGNN|MoGENet): rating_ge_4 AUC (\d\.\d+) GAUC (\d\.\d+), "
+        r"rating_5 AUC (\d\.\d+) GAUC (\d\.\d+)$",
+        stdout,
+        re.MULTILINE,
+    )
+    assert [name for name, *_ in scores] == ["MMoE", "MMoE + MGNN", "MoGENet"], stdout
+    assert all(float(v) > 0.7 for _, *values in scores for v in values), stdout
+    gates = re.findall(r"^gate of (rating_ge_4|rating_5): mean weights (.+)$", stdout, re.MULTILINE)
+    assert len(gates) == 2, stdout
+    for _, weights in gates:
+        weights = [float(w) for w in weights.split()]
+        assert len(weights) == 4 and abs(sum(weights) - 1) < 0.01, stdout
+    assert "(never seen)" in stdout
+    assert (workdir / "mogenet_movielens_plots.png").read_bytes().startswith(b"\x89PNG")
+    assert (workdir / "savedmodels" / "mogenet" / "1" / "saved_model.pb").is_file()
+    assert sorted(p.name for p in workdir.iterdir()) == [
+        "mogenet.keras",
+        "mogenet_movielens_plots.png",
+        "savedmodels",
+    ]

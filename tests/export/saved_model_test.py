@@ -6,16 +6,14 @@ named raw-feature inputs with real dtypes and named outputs, loadable by
 TensorFlow alone, plus optional warm-up records in assets.extra.
 """
 
-import json
 import os
-import subprocess
-import sys
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
+from tests.fresh_process import serve_in_fresh_process
 from zoo import export, models
 
 
@@ -98,28 +96,6 @@ def test_refuses_to_overwrite_and_bad_names(trained, tmp_path):
         export.export_saved_model(trained, base, "../escape")
 
 
-FRESH_PROCESS = r"""
-import json, sys
-import numpy as np
-import tensorflow as tf
-inputs = np.load(sys.argv[2], allow_pickle=True)
-signature = tf.saved_model.load(sys.argv[1]).signatures["serving_default"]
-outputs = {}
-for batch in ("small", "large"):
-    feed = {}
-    for key in inputs.files:
-        if key.startswith(batch + "/"):
-            values = inputs[key]
-            feed[key.split("/", 1)[1]] = tf.constant(
-                values.tolist() if values.dtype == object else values
-            )
-    result = signature(**feed)
-    outputs[batch] = {task: value.numpy().tolist() for task, value in result.items()}
-outputs["zoo_imported"] = any(name == "zoo" or name.startswith("zoo.") for name in sys.modules)
-print(json.dumps(outputs))
-"""
-
-
 @pytest.mark.slow
 def test_fresh_process_without_zoo_matches_predict(
     trained, synthetic_dataset, synthetic_preprocessor, tmp_path
@@ -133,22 +109,7 @@ def test_fresh_process_without_zoo_matches_predict(
     large["city"][:5] = ["atlantis", "el dorado", "", "PARIS", "paris "]
     large["device"] = large["device"].copy()
     large["device"][5] = 123456
-    arrays = {f"small/{k}": v for k, v in small.items()}
-    arrays.update({f"large/{k}": v for k, v in large.items()})
-    np.savez(tmp_path / "inputs.npz", **arrays)
-
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    env["TF_CPP_MIN_LOG_LEVEL"] = "3"
-    completed = subprocess.run(
-        [sys.executable, "-c", FRESH_PROCESS, path, str(tmp_path / "inputs.npz")],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        env=env,
-        timeout=300,
-    )
-    assert completed.returncode == 0, completed.stderr[-3000:]
-    served = json.loads(completed.stdout.strip().splitlines()[-1])
+    served = serve_in_fresh_process(path, {"small": small, "large": large}, tmp_path)
     assert served["zoo_imported"] is False
 
     for batch, raw in (("small", small), ("large", large)):

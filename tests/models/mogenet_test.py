@@ -1,17 +1,12 @@
 """Graph models (MoGENet, NGCF, "+MGNN"): train on sub-graphs, serve from node tables, export
 a SavedModel that answers a (user, item) request from raw features alone."""
 
-import json
-import os
-import subprocess
-import sys
-
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from tests.export.saved_model_test import FRESH_PROCESS
+from tests.fresh_process import serve_in_fresh_process
 from tests.graph_fixtures import pair_dataset
 from zoo import models
 from zoo.export import export_saved_model
@@ -181,21 +176,7 @@ def test_fresh_process_serves_the_export_without_zoo(dataset, preprocessor, grap
     fit(model, dataset, CONFIG, graph_inputs=graph_inputs)
     path = export_saved_model(model, str(tmp_path / "sm"), "mogenet")
     small, large = _raw(dataset, 3), _raw(dataset, 150)
-    arrays = {f"small/{k}": v for k, v in small.items()}
-    arrays.update({f"large/{k}": v for k, v in large.items()})
-    np.savez(tmp_path / "inputs.npz", **arrays)
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    env["TF_CPP_MIN_LOG_LEVEL"] = "3"
-    completed = subprocess.run(
-        [sys.executable, "-c", FRESH_PROCESS, path, str(tmp_path / "inputs.npz")],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        env=env,
-        timeout=300,
-    )
-    assert completed.returncode == 0, completed.stderr[-3000:]
-    served = json.loads(completed.stdout.strip().splitlines()[-1])
+    served = serve_in_fresh_process(path, {"small": small, "large": large}, tmp_path)
     assert served["zoo_imported"] is False
     for batch, raw in (("small", small), ("large", large)):
         expected = model(preprocessor(raw))
