@@ -56,3 +56,16 @@ def synthetic_dataset():
 @pytest.fixture(scope="session")
 def synthetic_preprocessor(synthetic_dataset):
     return synthetic_dataset.make_preprocessor()
+
+
+@pytest.fixture(scope="session")
+def pair_data():
+    """A small (user, item) dataset with side features (`tests.graph_fixtures`)."""
+    from tests.graph_fixtures import pair_dataset
+
+    return pair_dataset()
+
+
+@pytest.fixture(scope="session")
+def pair_preprocessor(pair_data):
+    return pair_data.make_preprocessor()

@@ -6,17 +6,13 @@ import json
 import pytest
 
 from tests.data.movielens_test import _write_folder
-from tests.data.taobao_multibehavior_test import BUY_TEST, BUY_TRAIN, CART, _write
+from tests.data.taobao_multibehavior_test import write_folder
 from zoo.cli.main import main
 
 
 @pytest.fixture
 def taobao_dir(tmp_path):
-    folder = tmp_path / "Taobao"
-    folder.mkdir()
-    for name, lists in (("train.txt", BUY_TRAIN), ("test.txt", BUY_TEST), ("cart.txt", CART)):
-        _write(folder / name, lists)
-    return folder
+    return write_folder(tmp_path / "Taobao")
 
 
 @pytest.mark.slow

@@ -30,13 +30,17 @@ def _write(path, lists):
     path.write_text("".join(f"{u} {' '.join(map(str, items))}\n" for u, items in lists.items()))
 
 
-@pytest.fixture
-def data_dir(tmp_path):
-    folder = tmp_path / "Taobao"
+def write_folder(folder):
+    """The three published files of the small graph above, in `folder` (created)."""
     folder.mkdir()
     for name, lists in (("train.txt", BUY_TRAIN), ("test.txt", BUY_TEST), ("cart.txt", CART)):
         _write(folder / name, lists)
     return folder
+
+
+@pytest.fixture
+def data_dir(tmp_path):
+    return write_folder(tmp_path / "Taobao")
 
 
 def _rows(split):

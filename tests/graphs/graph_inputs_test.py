@@ -5,18 +5,17 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tests.graph_fixtures import pair_dataset
 from zoo.graphs import CHANNELS, GraphInputs
 
 
 @pytest.fixture(scope="module")
-def dataset():
-    return pair_dataset()
+def dataset(pair_data):
+    return pair_data
 
 
 @pytest.fixture(scope="module")
-def preprocessor(dataset):
-    return dataset.make_preprocessor()
+def preprocessor(pair_preprocessor):
+    return pair_preprocessor
 
 
 def test_graphs_are_the_training_positives_in_index_space(dataset, preprocessor):

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tests.graph_fixtures import pair_dataset
 from tests.layer_test_case import run_layer_test
 from zoo.graphs import CSRGraph, GraphInputs, full_graph
 from zoo.layers import (
@@ -23,13 +22,13 @@ RNG = np.random.default_rng(0)
 
 
 @pytest.fixture(scope="module")
-def dataset():
-    return pair_dataset()
+def dataset(pair_data):
+    return pair_data
 
 
 @pytest.fixture(scope="module")
-def preprocessor(dataset):
-    return dataset.make_preprocessor()
+def preprocessor(pair_preprocessor):
+    return pair_preprocessor
 
 
 def _batch(dataset, preprocessor, rows=16):

@@ -7,7 +7,6 @@ import pytest
 import tensorflow as tf
 
 from tests.fresh_process import serve_in_fresh_process
-from tests.graph_fixtures import pair_dataset
 from zoo import models
 from zoo.export import export_saved_model
 from zoo.graphs import GraphInputs
@@ -15,13 +14,13 @@ from zoo.training.trainer import TrainingConfig, evaluate, fit, predict
 
 
 @pytest.fixture(scope="module")
-def dataset():
-    return pair_dataset()
+def dataset(pair_data):
+    return pair_data
 
 
 @pytest.fixture(scope="module")
-def preprocessor(dataset):
-    return dataset.make_preprocessor()
+def preprocessor(pair_preprocessor):
+    return pair_preprocessor
 
 
 @pytest.fixture(scope="module")

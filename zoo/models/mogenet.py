@@ -4,7 +4,6 @@ from keras import ops
 from zoo.api import register
 from zoo.layers.graph.pair_interaction import PairInteraction
 from zoo.layers.switchers.graph_enhanced_experts import GraphEnhancedExpertsSwitcher
-from zoo.layers.towers.tower import Tower
 from zoo.models.multitask_model import MultiTaskModel
 
 # The pairs of equation (3), in order: (user representation, item representation).
@@ -127,17 +126,8 @@ class MoGENet(MultiTaskModel):
             for n in range(len(INTERACTION_PAIRS))
         ]
 
-    def make_towers(self):
-        return {
-            t.name: Tower(
-                self.tower_units,
-                output_units=self.tower_output_units(t),
-                dropout=self.tower_dropout,
-                kernel_regularizer=self._regularizer,
-                name=f"tower_{t.name}",
-            )
-            for t in self.tasks
-        }
+    def tower_kernel_regularizer(self):
+        return self._regularizer
 
     def task_representations(self, inputs, training=None, return_gate_weights=False):
         x = self.embedding(inputs)  # (batch, input_dim): [x_u || x_i]

@@ -159,10 +159,15 @@ class MultiTaskModel(keras.Model):
                 self.tower_units,
                 output_units=self.tower_output_units(t),
                 dropout=self.tower_dropout,
+                kernel_regularizer=self.tower_kernel_regularizer(),
                 name=f"tower_{t.name}",
             )
             for t in self.tasks
         }
+
+    def tower_kernel_regularizer(self):
+        """The towers' kernel regularizer: none, unless a model's loss has one (MoGENet's L2)."""
+        return None
 
     def tower_output_units(self, task):
         """Logits of a task's tower: the task's own, unless a head splits it (DLEN: two)."""
