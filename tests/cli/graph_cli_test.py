@@ -28,7 +28,7 @@ def test_mogenet_on_taobao_trains_evaluates_and_exports(taobao_dir, tmp_path, mo
             "--fanouts", "3,2",
             "--graph-units", "8",
             "--batch-size", "16",
-            "--epochs", "2",
+            "--epochs", "1",
             "--output-dir", "run",
             "--quiet",
         ]

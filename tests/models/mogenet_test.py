@@ -64,7 +64,7 @@ def _build(name, dataset, preprocessor, graph_inputs):
     raise KeyError(name)
 
 
-CONFIG = TrainingConfig(epochs=2, batch_size=128, early_stopping_patience=None, verbose=0)
+CONFIG = TrainingConfig(epochs=1, batch_size=128, early_stopping_patience=None, verbose=0)
 # Each model's own graph path: MoGENet's switcher, NGCF's encoders, the "+MGNN" input of a
 # shared switcher (MMoE), of per-task inputs (single-task) and of DLEN's hidden state.
 NAMES = ["mogenet", "ngcf", "mmoe+mgnn", "single-task+mgnn", "mmoe-dlen+mgnn"]

@@ -93,7 +93,7 @@ class GraphInputs:
         self._degrees = {
             name: tf.cast(csr.degrees(), tf.float32) for name, csr in self._csr.items()
         }
-        self._whole = {name: full_graph(csr) for name, csr in self._csr.items()}
+        self._whole = {}  # built on first use: a sampling run may never need it
         if self.fanouts is not None:
             self._samplers = {
                 name: NeighborSampler(csr, self.fanouts, replace=self.replace)
@@ -265,7 +265,7 @@ class GraphInputs:
             if name not in CHANNELS:
                 raise ValueError(f"Unknown graph channel {name!r}; the channels are {CHANNELS}")
             if self.fanouts is None:
-                sub = dict(self._whole[name])
+                sub = dict(self._whole_graph(name))
                 sub["seed_index"] = tf.cast(seeds[name], tf.int32)
             else:
                 seed = tf.stack([tf.cast(self.seed, tf.int64), tf.cast(step, tf.int64)])
@@ -276,11 +276,19 @@ class GraphInputs:
             out[name] = sub
         return out
 
+    def _whole_graph(self, name):
+        if name not in self._whole:
+            # Eagerly, even when first asked inside a tf.data trace: the cached
+            # tensors must outlive that trace's graph.
+            with tf.init_scope():
+                self._whole[name] = full_graph(self._csr[name])
+        return self._whole[name]
+
     def whole_graphs(self, channels=CHANNELS):
         """Dict from channel to the whole graph with every node a seed (precomputing)."""
         out = {}
         for name in channels:
-            sub = dict(self._whole[name])
+            sub = dict(self._whole_graph(name))
             sub["node_degrees"] = self._degrees[name]
             out[name] = sub
         return out
