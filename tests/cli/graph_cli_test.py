@@ -40,6 +40,8 @@ def test_mogenet_on_taobao_trains_evaluates_and_exports(taobao_dir, tmp_path, mo
     assert metrics["graphs"]["fanouts"] == [3, 2]
     assert metrics["graphs"]["channels"] == ["bipartite", "user_user", "item_item"]
     assert metrics["training"]["loss_weighting"]["type"] == "UncertaintyWeighting"
+    # Learned loss weights move val_loss by themselves: early stopping reads the plain sum.
+    assert metrics["training"]["early_stopping_monitor"] == "val_task_loss"
     assert metrics["model_config"]["interaction"] == "product"
     for task in ("cart", "buy"):
         assert 0 <= metrics["metrics"]["test"][task]["auc"] <= 1
@@ -84,6 +86,7 @@ def test_any_model_takes_the_mgnn_with_the_whole_graph(tmp_path, monkeypatch):
     assert encoder["num_layers"] == 1
     assert [f["name"] for f in encoder["user_features"]][:2] == ["user_id", "age"]
     assert payload["training"]["loss_weighting"]["type"] == "FixedLossWeights"
+    assert payload["training"]["early_stopping_monitor"] == "val_loss"
     assert 0 <= payload["metrics"]["test"]["rating_ge_4"]["gauc"] <= 1
 
 

@@ -362,10 +362,11 @@ def build_parser():
     )
     fitting.add_argument(
         "--early-stopping-monitor",
-        default="val_loss",
+        default=None,
         help="what early stopping watches on the validation split: val_loss, val_task_loss "
-        "(the unweighted sum of the task losses: use it with learned loss weights) or a "
-        "task's metric such as val_income_auc (maximized) (default: %(default)s)",
+        "(the unweighted sum of the task losses) or a task's metric such as val_income_auc "
+        "(maximized) (default: val_loss; val_task_loss with learned loss weights, whose "
+        "val_loss moves with the weights themselves)",
     )
     fitting.add_argument(
         "--no-early-stopping", action="store_true", help="train all --epochs, keep the last weights"
@@ -810,6 +811,7 @@ def run_train(args):
 
     from zoo.data.registry import get_loader, load_dataset
     from zoo.export.saved_model import export_saved_model
+    from zoo.losses.weighting import FixedLossWeights
     from zoo.models.registry import get_model_class
     from zoo.training.trainer import TrainingConfig, evaluate, fit
 
@@ -847,7 +849,7 @@ def run_train(args):
             early_stopping_patience=(
                 None if args.no_early_stopping else args.early_stopping_patience
             ),
-            early_stopping_monitor=args.early_stopping_monitor,
+            early_stopping_monitor=args.early_stopping_monitor or "val_loss",
             seed=args.seed,
             verbose=2 if args.quiet else 1,
         )
@@ -881,6 +883,10 @@ def run_train(args):
         model.build()  # checks that need the weights, e.g. GradNorm's shared weights
     except ValueError as error:
         raise SystemExit(f"zoo train: error: {error}") from None
+    if args.early_stopping_monitor is None and not isinstance(
+        model.loss_weighting, FixedLossWeights
+    ):
+        config.early_stopping_monitor = "val_task_loss"
     print(
         f"{args.model}: {len(dataset.features)} features, tasks "
         f"{[t.name for t in dataset.tasks]}, {dataset.num_rows('train'):,} training rows",
