@@ -318,8 +318,8 @@ def build_parser():
     graph.add_argument(
         "--l2",
         type=float,
-        help="mogenet: L2 lambda on the task parameters (default 1e-3); "
-        "ngcf: on the id embeddings (default 1e-5)",
+        help="mogenet: L2 weight on the task parameters, per mean loss (default 3.9e-6: the "
+        "paper's 1e-3 over its summed batches of 256); ngcf: on the id embeddings (default 1e-5)",
     )
 
     weighting = train.add_argument_group("multi-task loss")

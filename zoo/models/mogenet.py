@@ -6,6 +6,9 @@ from zoo.layers.graph.pair_interaction import PairInteraction
 from zoo.layers.switchers.graph_enhanced_experts import GraphEnhancedExpertsSwitcher
 from zoo.models.multitask_model import MultiTaskModel
 
+# The paper's lambda = 1e-3 applies to a loss summed over batches of 256;
+# the zoo's losses are batch means.
+PAPER_L2 = 1e-3 / 256
 # The pairs of equation (3), in order: (user representation, item representation).
 INTERACTION_PAIRS = (
     ("user_bipartite", "item_bipartite"),
@@ -30,10 +33,12 @@ class MoGENet(MultiTaskModel):
     learned uncertainty (`loss_weighting="uncertainty"`), plus the
     cooperative loss on the gates (`cooperative_weight`, beta), plus L2
     (`l2`, lambda) on the kernels of experts, gates, interaction MLPs and
-    towers, the task parameters Theta. The paper sums its losses over the
-    records of a batch; here every term is a batch mean, which keeps the
-    ratio of the cross-entropy and cooperative terms (both per record) and
-    applies lambda as Keras' L2 does.
+    towers, the task parameters Theta. The paper sums its cross-entropy and
+    cooperative terms over the records of a batch (256) and adds
+    lambda ||Theta||^2 once; the zoo's losses are batch means. Dividing the
+    whole loss by the batch size keeps beta as it is (both terms are per
+    record) and turns the paper's lambda = 1e-3 into 1e-3 / 256, the
+    default.
 
     Args:
         tasks: list of binary tasks.
@@ -48,7 +53,8 @@ class MoGENet(MultiTaskModel):
             the paper's output o^k = v^T h_k, a single linear unit.
         cooperative_weight: float >= 0, beta (paper 1e-6); 0 drops the
             cooperative loss.
-        l2: float >= 0, lambda (paper 1e-3).
+        l2: float >= 0, the L2 weight on the mean loss: the paper's
+            lambda = 1e-3 over its batch of 256, i.e. `PAPER_L2`.
         loss_weighting: as `MultiTaskModel`; `"uncertainty"` is the paper's.
         dropout: float, dropout in the experts.
         tower_dropout: float, dropout in the towers.
@@ -85,7 +91,7 @@ class MoGENet(MultiTaskModel):
         expert_units=(32, 32),
         tower_units=(),
         cooperative_weight=1e-6,
-        l2=1e-3,
+        l2=None,
         loss_weighting="uncertainty",
         dropout=0.0,
         tower_dropout=0.0,
@@ -93,6 +99,7 @@ class MoGENet(MultiTaskModel):
     ):
         if graph_encoder is None:
             raise ValueError("MoGENet needs a graph_encoder (a zoo.layers.MultiChannelMGNN).")
+        l2 = PAPER_L2 if l2 is None else l2
         if not l2 >= 0:
             raise ValueError(f"Expected l2 >= 0. Received: l2={l2}")
         self.interaction = interaction
