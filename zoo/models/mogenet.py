@@ -99,6 +99,7 @@ class MoGENet(MultiTaskModel):
     ):
         if graph_encoder is None:
             raise ValueError("MoGENet needs a graph_encoder (a zoo.layers.MultiChannelMGNN).")
+        kwargs.setdefault("name", "mogenet")  # Keras would say "mo_ge_net"
         l2 = PAPER_L2 if l2 is None else l2
         if not l2 >= 0:
             raise ValueError(f"Expected l2 >= 0. Received: l2={l2}")

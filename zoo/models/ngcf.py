@@ -49,6 +49,7 @@ class NGCF(MultiTaskModel):
         preprocessor=None,
         **kwargs,
     ):
+        kwargs.setdefault("name", "ngcf")
         kwargs.pop("switcher", None)
         kwargs.pop("graph_encoder", None)
         self.num_users = int(num_users)
