@@ -172,17 +172,17 @@ def run_model(dataset_key, spec, seed, settings):
     }
 
 
-def _cells(runs, metric, task):
-    values = [r[metric][task] for r in runs]
-    return bu.mean_std_cell(values)
-
-
 def markdown(report):
     lines = [
         "# MoGENet on MovieLens-100K and Taobao (cart, buy)",
         "",
-        f"`{report['command']}`, {report['date']}, {report['machine']['cpu']} "
-        f"({report['machine']['cpus_usable']} cores), {report['wall_s']:.0f} s wall.",
+        (
+            f"Tabulated {report['date']} from the runs stored in `bench/results/mogenet_runs/`, "
+            "each made by `python bench/mogenet.py` with the settings below"
+            if report["settings"].get("render_only")
+            else f"`{report['command']}`, {report['date']}, {report['wall_s']:.0f} s wall"
+        )
+        + f"; {report['machine']['cpu']} ({report['machine']['cpus_usable']} cores).",
         "",
         "Test AUC and GAUC per task, mean ± std over seeds "
         f"{', '.join(str(s) for s in report['settings']['seeds'])}. "
@@ -194,19 +194,33 @@ def markdown(report):
         lines.append(f"## {dataset_key}: {report['dataset_summary'][dataset_key]}")
         lines.append("")
         header = "| model | " + " | ".join(f"{t} AUC | {t} GAUC" for t in tasks) + " | epochs |"
-        lines.append(header)
-        lines.append("|---" * (2 * len(tasks) + 2) + "|")
+        rule = "|---" * (2 * len(tasks) + 2) + "|"
+        lines += [header, rule]
         for name, runs in by_model.items():
-            if not runs:
-                continue
-            cells = []
-            for t in tasks:
-                cells += [_cells(runs, "test_auc", t), _cells(runs, "test_gauc", t)]
-            epochs = statistics.mean(r["best_epoch"] for r in runs)
-            label = DISPLAY.get(name, f"MoGENet, {name}")
-            lines.append(f"| {label} | " + " | ".join(cells) + f" | {epochs:.1f} |")
+            if runs and name in MODELS:
+                lines.append(_row(DISPLAY[name], runs, tasks))
+        ablations = [(name, runs) for name, runs in by_model.items() if runs and name in ABLATIONS]
+        if ablations:
+            # One seed each: beside MoGENet's run with the same seed, not its mean.
+            seeds = sorted({r["seed"] for _, runs in ablations for r in runs})
+            reference = [r for r in by_model.get("mogenet", []) if r["seed"] in seeds]
+            lines += ["", f"Ablations, seed {', '.join(map(str, seeds))}:", "", header, rule]
+            if reference:
+                lines.append(_row("MoGENet (product, i+ii+iii, lambda 1e-3/256)", reference, tasks))
+            for name, runs in ablations:
+                lines.append(_row(f"MoGENet, {name}", runs, tasks))
         lines.append("")
     return "\n".join(lines) + "\n"
+
+
+def _row(label, runs, tasks):
+    cells = []
+    for t in tasks:
+        for metric in ("test_auc", "test_gauc"):
+            values = [r[metric][t] for r in runs]
+            cells.append(bu.mean_std_cell(values) if len(values) > 1 else f"{values[0]:.4f}")
+    epochs = statistics.mean(r["best_epoch"] for r in runs)
+    return f"| {label} | " + " | ".join(cells) + f" | {epochs:.1f} |"
 
 
 def main(argv=None):
@@ -279,11 +293,16 @@ def main(argv=None):
                             f"{run['train_seconds']:.0f} s)",
                             flush=True,
                         )
-                runs.append(run)
+                runs.append({**run, "seed": seed})
             results[dataset_key][name] = runs
     report = bu.new_report(
         started,
-        {**settings, "seeds": list(range(1, args.seeds + 1)), "datasets": DATASETS},
+        {
+            **settings,
+            "seeds": list(range(1, args.seeds + 1)),
+            "datasets": DATASETS,
+            "render_only": args.render_only,
+        },
         tasks=tasks,
         dataset_summary=summaries,
         results=results,

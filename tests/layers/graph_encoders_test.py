@@ -224,3 +224,14 @@ def test_cooperative_loss_by_hand_and_only_in_training():
     np.testing.assert_allclose(sum(np.asarray(v) for v in model.losses), expected, atol=1e-6)
     with pytest.raises(ValueError, match="cooperative_weight"):
         GraphEnhancedExpertsSwitcher(2, cooperative_weight=-1.0)
+
+
+def test_node_tables_computed_in_blocks_equal_one_pass(dataset, preprocessor):
+    whole = GraphInputs.from_dataset(dataset, preprocessor, fanouts=None)
+    encoder = make_graph_encoder(whole, preprocessor, units=8)
+    users, items, features = _batch(dataset, preprocessor, rows=40)
+    encoder.compute_node_tables(whole.whole_graphs(), max_edges=7)  # many small blocks
+    blocked = encoder(features)
+    one_pass = encoder({**features, "graph": whole.subgraphs(users, items)})
+    for name in OUTPUTS:
+        np.testing.assert_allclose(blocked[name], one_pass[name], atol=1e-5)

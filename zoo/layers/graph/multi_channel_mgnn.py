@@ -1,4 +1,5 @@
 import keras
+import numpy as np
 from keras import ops
 
 from zoo.api import register
@@ -227,35 +228,78 @@ class MultiChannelMGNN(keras.layers.Layer):
             out[name] = ops.take(nodes, sub["seed_index"], axis=0)
         return out
 
-    def compute_node_tables(self, whole_graphs):
-        """Fills the lookup tables from the whole graphs (`GraphInputs.whole_graphs()`)."""
+    def compute_node_tables(self, whole_graphs, max_edges=1_000_000):
+        """Fills the lookup tables from the whole graphs (`GraphInputs.whole_graphs()`).
+
+        Each layer runs over blocks of destination nodes with at most
+        `max_edges` in-edges in all (a node with more is a block of its own),
+        so the per-edge tensors stay bounded whatever the graph's size: at 20M
+        user-item edges one (edges, 32) float tensor of a single pass is 5 GB.
+        """
         if not self.built:
             self.build()
-        bipartite = self._propagate(
+        bipartite = self._propagate_in_blocks(
             "bipartite",
             self._encode_joint(ops.cast(whole_graphs["bipartite"]["node_ids"], "int32")),
             whole_graphs["bipartite"],
-            False,
+            max_edges,
         )
         tables = {
             "user_bipartite": bipartite[: self.num_users],
             "item_bipartite": bipartite[self.num_users :],
-            "user_similarity": self._propagate(
+            "user_similarity": self._propagate_in_blocks(
                 "user_user",
                 self.encode(ops.arange(self.num_users, dtype="int32"), "user"),
                 whole_graphs["user_user"],
-                False,
+                max_edges,
             ),
-            "item_similarity": self._propagate(
+            "item_similarity": self._propagate_in_blocks(
                 "item_item",
                 self.encode(ops.arange(self.num_items, dtype="int32"), "item"),
                 whole_graphs["item_item"],
-                False,
+                max_edges,
             ),
         }
         for name, values in tables.items():
             self.node_tables[name].assign(values)
         self.node_tables_ready.assign(1)
+
+    def _propagate_in_blocks(self, channel, nodes, whole_graph, max_edges):
+        """`_propagate` over a whole graph, a block of destination nodes at a time.
+
+        The whole graph's edges are sorted by destination (CSR order), so a
+        block's in-edges are one slice. A block runs on its own nodes followed
+        by the distinct sources of its edges: exactly the inputs its outputs
+        depend on.
+        """
+        edge_dst = np.asarray(whole_graph["edge_dst"], np.int64)
+        edge_src = np.asarray(whole_graph["edge_src"], np.int64)
+        num_nodes = int(ops.shape(nodes)[0])
+        row_splits = np.searchsorted(edge_dst, np.arange(num_nodes + 1), side="left")
+        bounds = [0]
+        while bounds[-1] < num_nodes:
+            start = bounds[-1]
+            stop = int(np.searchsorted(row_splits, row_splits[start] + max_edges, side="right")) - 1
+            bounds.append(min(max(stop, start + 1), num_nodes))
+        for layer in self.channel_layers[channel]:
+            parts = []
+            for start, stop in zip(bounds[:-1], bounds[1:]):
+                first, last = row_splits[start], row_splits[stop]
+                sources, local = np.unique(edge_src[first:last], return_inverse=True)
+                block = ops.concatenate(
+                    [nodes[start:stop], ops.take(nodes, sources.astype("int32"), axis=0)], axis=0
+                )
+                outputs = layer(
+                    {
+                        "nodes": block,
+                        "edge_dst": (edge_dst[first:last] - start).astype("int32"),
+                        "edge_src": (local + (stop - start)).astype("int32"),
+                    },
+                    training=False,
+                )
+                parts.append(outputs[: stop - start])
+            nodes = ops.concatenate(parts, axis=0)
+        return nodes
 
     def call(self, inputs, training=None):
         graph = inputs.get(GRAPH_KEY) if isinstance(inputs, dict) else None
