@@ -3,6 +3,7 @@ import tensorflow as tf
 from keras import ops
 
 from zoo.api import register
+from zoo.graphs.graph_inputs import CHANNELS
 from zoo.layers.features.feature_embedding import FeatureEmbedding
 from zoo.layers.towers.tower import Tower
 from zoo.losses.weighting import get_loss_weighting
@@ -251,7 +252,7 @@ class MultiTaskModel(keras.Model):
     @property
     def graph_channels(self):
         """The sub-graph channels the model reads (see `zoo.graphs.CHANNELS`)."""
-        return ("bipartite", "user_user", "item_item")
+        return CHANNELS
 
     def refresh_graph_tables(self, graph_inputs):
         """Computes the node tables serving looks up, from the whole training graph.

@@ -3,10 +3,10 @@ import numpy as np
 from keras import ops
 
 from zoo.api import register
+from zoo.graphs.graph_inputs import CHANNELS, GRAPH_KEY
 from zoo.layers.features.feature_embedding import FeatureEmbedding
 from zoo.layers.graph.mgnn_layer import MGNNLayer
 
-GRAPH_KEY = "graph"
 # The four graph representations of a (user, item) pair, in the order of
 # MoGENet's equation (3): h_u, h_u^U, h_i, h_i^I.
 OUTPUTS = ("user_bipartite", "user_similarity", "item_bipartite", "item_similarity")
@@ -119,7 +119,7 @@ class MultiChannelMGNN(keras.layers.Layer):
                 )
                 for depth in range(self.num_layers)
             ]
-            for channel in ("bipartite", "user_user", "item_item")
+            for channel in CHANNELS
         }
 
     def build(self, input_shape=None):

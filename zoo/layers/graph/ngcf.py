@@ -2,8 +2,7 @@ import keras
 from keras import ops
 
 from zoo.api import register
-
-GRAPH_KEY = "graph"
+from zoo.graphs.graph_inputs import GRAPH_KEY
 
 
 @register
