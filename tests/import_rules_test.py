@@ -1,6 +1,6 @@
 """The dependency direction the folder layout promises (after keras-hub's import_test.py).
 
-layers, losses <- models <- training / search / export <- cli. Layers and losses never
+layers, losses, distribute <- models <- training / search / export <- cli. Layers and losses never
 import models, data, features, training, export or the command line; models never import
 data, training, export or the command line.
 """
@@ -21,6 +21,7 @@ FORBIDDEN = {
     "export": ("zoo.training", "zoo.cli", "zoo.data"),
     "training": ("zoo.export", "zoo.cli"),
     "search": ("zoo.export", "zoo.cli"),
+    "distribute": ("zoo.models", "zoo.data", "zoo.training", "zoo.export", "zoo.cli"),
     "graphs": ("zoo.models", "zoo.data", "zoo.training", "zoo.export", "zoo.cli"),
 }
 

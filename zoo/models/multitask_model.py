@@ -3,6 +3,7 @@ import tensorflow as tf
 from keras import ops
 
 from zoo.api import register
+from zoo.distribute import MultiWorkerFitFixes, replica_share
 from zoo.graphs.graph_inputs import CHANNELS
 from zoo.layers.features.feature_embedding import FeatureEmbedding
 from zoo.layers.towers.tower import Tower
@@ -11,7 +12,7 @@ from zoo.tasks import as_tasks
 
 
 @register
-class MultiTaskModel(keras.Model):
+class MultiTaskModel(MultiWorkerFitFixes, keras.Model):
     """Input embedding -> switcher -> one tower per task -> named outputs.
 
     Every zoo model is this pipeline with a different switcher (the part
@@ -409,15 +410,26 @@ class MultiTaskModel(keras.Model):
         return self._total_loss(self.task_losses(y, y_pred, sample_weight), training)
 
     def _total_loss(self, task_losses, training):
-        """The weighted task losses plus the layers' added losses (regularizers, L0)."""
+        """The weighted task losses plus the layers' added losses (regularizers, L0).
+
+        Under a `tf.distribute` strategy with several replicas, each
+        replica's share of it (`zoo.distribute.replica_share`).
+        """
         loss = self.loss_weighting(task_losses, training=training)
         if self.losses:
             loss = loss + ops.sum(ops.stack(self.losses))
-        return loss
+        return replica_share(loss)
 
     def train_step(self, data):
         if not self.loss_weighting.uses_gradient_norms:
             return super().train_step(data)
+        if tf.distribute.get_strategy().num_replicas_in_sync > 1:
+            # Each replica would balance the tasks on its own gradient norms.
+            raise ValueError(
+                "GradNorm loss weighting trains on one replica only: it balances the tasks on "
+                "gradient norms that a distributed step would compute per replica. Use "
+                "loss_weighting='uncertainty' or fixed weights with a tf.distribute strategy."
+            )
         return self._gradient_norm_train_step(data)
 
     def _gradient_norm_train_step(self, data):

@@ -9,6 +9,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from zoo.distribute import ClusterBackupAndRestore, cluster_role, in_multi_worker_mode
 from zoo.metrics.ranking import (
     accuracy,
     binary_cross_entropy,
@@ -44,7 +45,12 @@ class TrainingConfig:
             or a per-task metric such as `"val_income_auc"` (names ending in
             `auc` or `accuracy` are maximized).
         seed: seeds Python, NumPy, TensorFlow and the per-epoch shuffles.
-        tensorboard_dir: write TensorBoard logs here, or `None`.
+        tensorboard_dir: write TensorBoard logs here, or `None`. Only the
+            chief of a cluster writes them.
+        backup_dir: back the training state up here after every epoch
+            (`zoo.distribute.ClusterBackupAndRestore`); a `fit` started again
+            with the same folder resumes after the last finished epoch. On a
+            cluster, a folder every worker can read. `None`: no backups.
         verbose: Keras verbosity: 1 shows a progress bar, 2 one line per
             epoch, 0 nothing.
     """
@@ -58,6 +64,7 @@ class TrainingConfig:
     early_stopping_monitor: str = "val_loss"
     seed: int = 2024
     tensorboard_dir: str | None = None
+    backup_dir: str | None = None
     verbose: int = 1
 
     def __post_init__(self):
@@ -149,7 +156,7 @@ class TrainingResult:
     best_epoch: int
 
 
-def fit(model, dataset, config, graph_inputs=None):
+def fit(model, dataset, config, graph_inputs=None, callbacks=()):
     """Compiles and fits `model` on `dataset`'s training split.
 
     Validation runs every epoch on the validation split; with early
@@ -164,6 +171,24 @@ def fit(model, dataset, config, graph_inputs=None):
     is off for graph models: sub-graph sizes change from batch to batch, and
     XLA would compile every new shape again.
 
+    Distributed training: build the model under a strategy's scope
+    (`zoo.distribute.make_strategy`); `fit` trains under the strategy the
+    model was built with, `config.batch_size` being the global batch. The
+    input is split between workers by file when the training split has at
+    least one file per worker (each worker reads only its files), and by
+    batch otherwise (every worker reads everything and keeps its share of
+    each global batch, which then equals the single-process batch). With
+    several workers, XLA is off and `steps_per_execution` is 1 (see
+    `zoo.distribute.keras_fixes`).
+
+    Args:
+        model: a zoo model with an adapted preprocessor.
+        dataset: a `TabularDataset`, `StreamingCsvDataset` or any dataset
+            answering the same questions.
+        config: a `TrainingConfig`.
+        graph_inputs: the `GraphInputs` of a graph model, else `None`.
+        callbacks: more Keras callbacks, run after the zoo's own.
+
     Returns:
         A `TrainingResult`.
     """
@@ -175,6 +200,14 @@ def fit(model, dataset, config, graph_inputs=None):
     if model.preprocessor is None:
         raise ValueError(
             "The model has no preprocessor: build it with preprocessor=dataset.make_preprocessor()."
+        )
+    strategy = model.distribute_strategy
+    multi_worker = in_multi_worker_mode(strategy)
+    if model.uses_graph and strategy.num_replicas_in_sync > 1:
+        raise ValueError(
+            f"{type(model).__name__} reads sampled sub-graphs, which are not split between "
+            f"replicas yet: train it without a distribution strategy (this one has "
+            f"{strategy.num_replicas_in_sync} replicas)."
         )
     if config.early_stopping_patience is not None:
         # Keras only warns about a monitor it never sees; say so before training.
@@ -192,6 +225,9 @@ def fit(model, dataset, config, graph_inputs=None):
         "train", model.preprocessor, config.batch_size, shuffle=True, seed=config.seed
     )
     validation_data = dataset.tf_dataset("validation", model.preprocessor, config.batch_size)
+    if multi_worker:
+        train_data = shard_by_worker(train_data, dataset, "train")
+        validation_data = shard_by_worker(validation_data, dataset, "validation")
     steps_per_epoch = int(train_data.cardinality())  # batches per pass, as batched_dataset cut them
     # One endless iterator for the whole fit, each pass a new permutation.
     # Without repeat() Keras builds a new tf.data iterator every epoch,
@@ -201,13 +237,23 @@ def fit(model, dataset, config, graph_inputs=None):
         # After repeat(): each step of the whole fit samples its own sub-graphs.
         train_data = graph_inputs.attach(train_data, model.graph_channels)
         validation_data = graph_inputs.attach(validation_data, model.graph_channels)
-    model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=config.learning_rate),
-        jit_compile=config.jit_compile and not model.uses_graph,
-        steps_per_execution=config.steps_per_execution,
-    )
+    with strategy.scope():
+        model.compile(
+            optimizer=keras.optimizers.Adam(learning_rate=config.learning_rate),
+            jit_compile=config.jit_compile and not model.uses_graph and not multi_worker,
+            steps_per_execution=1 if multi_worker else config.steps_per_execution,
+        )
+    if config.backup_dir and not model.built:
+        # A backup can only be restored into built weights; Keras builds a
+        # model without a strategy at its first step, after the callbacks start.
+        with strategy.scope():
+            model(next(iter(validation_data))[0], training=False)
     timer = TrainingTimer()
+    extra_callbacks = list(callbacks)
     callbacks = [timer, TaskLossTotal(model.task_names)]
+    if config.backup_dir:
+        # Before early stopping: a restored run's first epoch counts from the backup.
+        callbacks.insert(0, ClusterBackupAndRestore(config.backup_dir))
     if config.early_stopping_patience is not None:
         callbacks.append(
             keras.callbacks.EarlyStopping(
@@ -217,8 +263,9 @@ def fit(model, dataset, config, graph_inputs=None):
                 restore_best_weights=True,
             )
         )
-    if config.tensorboard_dir:
+    if config.tensorboard_dir and cluster_role().is_chief:
         callbacks.append(keras.callbacks.TensorBoard(log_dir=config.tensorboard_dir))
+    callbacks.extend(extra_callbacks)
     history = model.fit(
         train_data,
         steps_per_epoch=steps_per_epoch,
@@ -233,7 +280,7 @@ def fit(model, dataset, config, graph_inputs=None):
     if model.uses_graph:
         model.refresh_graph_tables(graph_inputs)
     monitored = history.history.get(config.early_stopping_monitor, [])
-    epochs_run = len(timer.epoch_seconds)
+    epochs_run = len(timer.epoch_seconds)  # in this call: a resumed fit skips restored epochs
     # The epoch whose weights the model now holds: early stopping restores
     # the best monitored epoch; without it the last epoch's weights stay.
     if config.early_stopping_patience is not None:
@@ -249,6 +296,27 @@ def fit(model, dataset, config, graph_inputs=None):
         epochs_run=epochs_run,
         best_epoch=best_epoch,
     )
+
+
+def shard_by_worker(data, dataset, split):
+    """`data` with the auto-shard policy `fit` chooses for a split, set explicitly.
+
+    By file when the split has at least one file per worker: each worker
+    then reads only its own files, the one way of reading data bigger than
+    a worker can hold more than once. Otherwise by data: every worker reads
+    the whole split and keeps its part of each global batch. Left to
+    `AUTO`, TensorFlow picks one of the two by itself, with a warning, and
+    the choice would depend on how the pipeline happens to be written.
+    """
+    files = dataset.shard_files(split) if hasattr(dataset, "shard_files") else []
+    by_file = len(files) >= cluster_role().num_workers
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = (
+        tf.data.experimental.AutoShardPolicy.FILE
+        if by_file
+        else tf.data.experimental.AutoShardPolicy.DATA
+    )
+    return data.with_options(options)
 
 
 def steady_epoch_seconds(epoch_seconds):
