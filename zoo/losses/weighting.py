@@ -45,6 +45,8 @@ class LossWeighting(keras.layers.Layer):
     uses_gradient_norms = False
 
     def __init__(self, task_names, **kwargs):
+        # Loss arithmetic stays float32 under a mixed-precision policy.
+        kwargs.setdefault("dtype", "float32")
         super().__init__(**kwargs)
         self.task_names = [str(n) for n in task_names]
         if not self.task_names:

@@ -102,9 +102,13 @@ class LatentEmotionHead:
 
     def latent_probabilities(self, inputs, training=None):
         """Dict from task name to `(P(t | UP), P(t | not UP))`, and P(UP); each `(batch, 1)`."""
-        logits = self.task_logits(inputs, training=training)
+        # float32 probabilities under mixed precision (see output_activation).
+        logits = {
+            name: ops.cast(z, "float32")
+            for name, z in self.task_logits(inputs, training=training).items()
+        }
         x = self.embed(inputs, training=training)
-        p_up = ops.sigmoid(self.hidden_state(x, training=training))
+        p_up = ops.sigmoid(ops.cast(self.hidden_state(x, training=training), "float32"))
         conditionals = {
             name: (ops.sigmoid(z[:, :1]), self.task_alphas[name] * ops.sigmoid(z[:, 1:]))
             for name, z in logits.items()

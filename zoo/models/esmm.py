@@ -87,7 +87,9 @@ class ESMM(MultiTaskModel):
     def _probabilities(self, inputs, training=None):
         # The tower of the second task is the CVR network's.
         logits = self.task_logits(inputs, training=training)
-        return ops.sigmoid(logits[self.ctr_task]), ops.sigmoid(logits[self.ctcvr_task])
+        # float32 probabilities under mixed precision (see output_activation).
+        p_ctr = ops.sigmoid(ops.cast(logits[self.ctr_task], "float32"))
+        return p_ctr, ops.sigmoid(ops.cast(logits[self.ctcvr_task], "float32"))
 
     def call(self, inputs, training=None):
         p_ctr, p_cvr = self._probabilities(inputs, training=training)

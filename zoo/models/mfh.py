@@ -223,9 +223,9 @@ class MFH(MultiTaskModel):
     def outputs_with_extras(self, inputs):
         heads = self.all_head_logits(inputs, training=False)
         logits = self.add_bias_logit(self._own_group_heads(heads, inputs), inputs, training=False)
-        outputs = {name: self.output_activations[name](z) for name, z in logits.items()}
+        outputs = {name: self.output_activation(name, z) for name, z in logits.items()}
         for name, z in heads.items():
-            outputs[name] = self.output_activations[name.split("__")[0]](z)
+            outputs[name] = self.output_activation(name.split("__")[0], z)
         return outputs
 
     def _display_name(self, name):

@@ -305,7 +305,17 @@ class MultiTaskModel(MultiWorkerFitFixes, keras.Model):
 
     def call(self, inputs, training=None):
         logits = self.task_logits(inputs, training=training)
-        return {name: self.output_activations[name](z) for name, z in logits.items()}
+        return {name: self.output_activation(name, z) for name, z in logits.items()}
+
+    def output_activation(self, task_name, logits):
+        """The task's activation on its logits, in float32.
+
+        Under a mixed-precision policy the layers compute in float16 or
+        bfloat16; the probabilities, the losses and the served outputs stay
+        float32 (bfloat16 has 8 bits of mantissa: a probability of 0.999
+        would round to 1.0 and its cross-entropy to infinity).
+        """
+        return self.output_activations[task_name](ops.cast(logits, "float32"))
 
     # ------------------------------------------------------------------
     # Serving: what the SavedModel's signatures take and answer.
@@ -417,7 +427,9 @@ class MultiTaskModel(MultiWorkerFitFixes, keras.Model):
         """
         loss = self.loss_weighting(task_losses, training=training)
         if self.losses:
-            loss = loss + ops.sum(ops.stack(self.losses))
+            # Added losses come in the layers' compute dtype (bfloat16 under
+            # a mixed policy): summed in float32.
+            loss = loss + ops.sum(ops.stack([ops.cast(x, "float32") for x in self.losses]))
         return replica_share(loss)
 
     def train_step(self, data):

@@ -1,5 +1,6 @@
 """Fitting zoo models with `model.fit` and reporting exact per-task metrics."""
 
+from zoo.training.precision import PRECISIONS, choose_precision, set_precision
 from zoo.training.trainer import (
     TrainingConfig,
     TrainingResult,
@@ -11,6 +12,9 @@ from zoo.training.trainer import (
 )
 
 __all__ = [
+    "PRECISIONS",
+    "choose_precision",
+    "set_precision",
     "TrainingConfig",
     "TrainingResult",
     "TrainingTimer",
