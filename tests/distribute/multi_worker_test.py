@@ -161,3 +161,21 @@ def test_a_lost_worker_resumes_from_the_last_finished_epoch(tmp_path):
     for a, b in zip(*(_weights(tmp_path / f"run2-{i}", "weights-epoch-4.npz") for i in range(2))):
         np.testing.assert_array_equal(a, b)
     assert not backup.exists()  # finished: the chief removed the backups
+
+
+@pytest.mark.slow
+def test_zoo_train_on_two_workers_writes_one_run_from_the_chief(tmp_path):
+    out, export = tmp_path / "run", tmp_path / "savedmodels"
+    command = ["-m", "zoo", "train", "--dataset", "synthetic"]
+    command += ["--model", "mmoe", "--epochs", "2", "--batch-size", "512", "--no-jit", "--quiet"]
+    command += ["--strategy", "multi-worker", "--output-dir", str(out), "--export-dir", str(export)]
+    with local_cluster(command, 2, tmp_path) as workers:
+        codes = wait_all(workers, TIMEOUT_S)
+    _assert_exits(codes, [0, 0], tmp_path)
+    assert "this process is worker 0 of 2 (chief" in read_log(tmp_path, 0)
+    assert f"Worker 1: training done; the chief writes {out}" in read_log(tmp_path, 1)
+    with open(out / "metrics.json") as f:
+        metrics = json.load(f)
+    assert (metrics["training"]["strategy"], metrics["training"]["replicas"]) == ("multi-worker", 2)
+    assert metrics["training"]["epochs_run"] == 2
+    assert sorted(os.listdir(export / "mmoe-synthetic")) == ["1"]

@@ -379,6 +379,29 @@ def build_parser():
         help="training steps per compiled call (default: %(default)s)",
     )
     fitting.add_argument("--quiet", action="store_true", help="one line per epoch, no progress bar")
+    fitting.add_argument(
+        "--precision",
+        default="auto",
+        choices=("auto", "float32", "mixed_float16", "mixed_bfloat16"),
+        help="floating-point policy: auto is mixed_float16 on a GPU, float32 on a CPU; "
+        "mixed_bfloat16 needs a CPU with AVX512-BF16/AMX (default: %(default)s)",
+    )
+
+    cluster = train.add_argument_group("devices and clusters (README: Beyond one machine)")
+    cluster.add_argument(
+        "--strategy",
+        default="default",
+        choices=("default", "mirrored", "multi-worker"),
+        help="tf.distribute strategy: mirrored over this machine's GPUs, or multi-worker over "
+        "the TF_CONFIG cluster (run the same command on every worker; only the chief writes "
+        "files) (default: %(default)s)",
+    )
+    cluster.add_argument(
+        "--backup-dir",
+        default=None,
+        help="back the training state up here every epoch; the same command run again resumes "
+        "after the last finished epoch (on a cluster: a folder every worker reads)",
+    )
 
     output = train.add_argument_group("output")
     output.add_argument(
@@ -810,12 +833,15 @@ def run_train(args):
     import keras
 
     from zoo.data.registry import get_loader, load_dataset
+    from zoo.distribute import cluster_role, make_strategy
     from zoo.export.saved_model import export_saved_model
     from zoo.losses.weighting import FixedLossWeights
     from zoo.models.registry import get_model_class
+    from zoo.training.precision import set_precision
     from zoo.training.trainer import TrainingConfig, evaluate, fit
 
     try:
+        role = cluster_role()
         model_class = get_model_class(args.model)
         get_loader(args.dataset)
     except ValueError as error:
@@ -851,10 +877,20 @@ def run_train(args):
             ),
             early_stopping_monitor=args.early_stopping_monitor or "val_loss",
             seed=args.seed,
+            backup_dir=args.backup_dir,
             verbose=2 if args.quiet else 1,
         )
+        precision = set_precision(args.precision)
+        strategy = make_strategy(args.strategy)
     except ValueError as error:
         raise SystemExit(f"zoo train: error: {error}") from None
+    if args.strategy != "default":
+        print(
+            f"{args.strategy}: {strategy.num_replicas_in_sync} replicas in sync; this process is "
+            f"{role.task_type or 'alone'} {role.task_index} of {role.num_workers}"
+            f"{' (chief: writes the outputs)' if role.is_chief else ''}",
+            flush=True,
+        )
     keras.utils.set_random_seed(args.seed)
     print(f"Loading {args.dataset} ...", flush=True)
     dataset = load_dataset(args.dataset, **dataset_kwargs)
@@ -863,7 +899,8 @@ def run_train(args):
     preprocessor = dataset.make_preprocessor()
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     output_dir = args.output_dir or os.path.join("runs", f"{args.model}-{args.dataset}-{stamp}")
-    os.makedirs(output_dir, exist_ok=True)
+    if role.is_chief:
+        os.makedirs(output_dir, exist_ok=True)
     config.tensorboard_dir = os.path.join(output_dir, "logs")
     if "base_rates" in _accepted_arguments(model_class):
         from zoo.models.dlen import base_rates
@@ -872,15 +909,16 @@ def run_train(args):
         model_kwargs["base_rates"] = base_rates(dataset)
     graph_inputs = _graph_inputs(args, dataset, preprocessor, model_kwargs)
     try:
-        model = model_class(
-            tasks=dataset.tasks,
-            preprocessor=preprocessor,
-            **_loss_weighting_kwargs(args),
-            bias_tower_feature=args.bias_tower,
-            ranking_weights=args.ranking_weights,
-            **model_kwargs,
-        )
-        model.build()  # checks that need the weights, e.g. GradNorm's shared weights
+        with strategy.scope():
+            model = model_class(
+                tasks=dataset.tasks,
+                preprocessor=preprocessor,
+                **_loss_weighting_kwargs(args),
+                bias_tower_feature=args.bias_tower,
+                ranking_weights=args.ranking_weights,
+                **model_kwargs,
+            )
+            model.build()  # checks that need the weights, e.g. GradNorm's shared weights
     except ValueError as error:
         raise SystemExit(f"zoo train: error: {error}") from None
     if args.early_stopping_monitor is None and not isinstance(
@@ -895,9 +933,13 @@ def run_train(args):
     try:
         result = fit(model, dataset, config, graph_inputs=graph_inputs)
     except ValueError as error:
-        if "early_stopping_monitor" not in str(error):
+        if "early_stopping_monitor" not in str(error) and "replicas" not in str(error):
             raise
         raise SystemExit(f"zoo train: error: {error}") from None
+    if not role.is_chief:
+        # Every worker holds the same weights; one copy of the outputs is enough.
+        print(f"Worker {role.task_index}: training done; the chief writes {output_dir}.")
+        return None
     metrics = {split: evaluate(model, dataset, split) for split in ("validation", "test")}
     _print_metrics(
         f"Exact per-task metrics (weights of epoch {result.best_epoch} of {result.epochs_run}):",
@@ -934,6 +976,9 @@ def run_train(args):
             "early_stopping_patience": config.early_stopping_patience,
             "early_stopping_monitor": config.early_stopping_monitor,
             "seed": config.seed,
+            "precision": precision,
+            "strategy": args.strategy,
+            "replicas": strategy.num_replicas_in_sync,
             "loss_weighting": {
                 "type": type(model.loss_weighting).__name__,
                 "task_weights": model.loss_weighting.task_weights(),
