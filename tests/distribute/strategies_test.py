@@ -8,6 +8,7 @@ import tensorflow as tf
 
 from zoo.distribute import ClusterBackupAndRestore, cluster_role, make_strategy, replica_share
 from zoo.distribute.backup import read_backup_state
+from zoo.training.trainer import shard_by_worker
 
 
 def _config(task, cluster=None):
@@ -94,3 +95,26 @@ def test_a_state_naming_missing_weights_is_refused(tmp_path):
     )
     with pytest.raises(FileNotFoundError, match="names epoch-0002.weights.h5"):
         read_backup_state(tmp_path)
+
+
+class _Files:
+    def __init__(self, count):
+        self.count = count
+
+    def shard_files(self, split):
+        return [f"{split}-{i}" for i in range(self.count)]
+
+
+@pytest.mark.parametrize(
+    "dataset, expected",
+    [
+        (_Files(4), tf.data.experimental.AutoShardPolicy.FILE),
+        (_Files(2), tf.data.experimental.AutoShardPolicy.FILE),
+        (_Files(1), tf.data.experimental.AutoShardPolicy.DATA),
+        (object(), tf.data.experimental.AutoShardPolicy.DATA),  # in memory: no files
+    ],
+)
+def test_the_shard_policy_is_by_file_only_with_a_file_per_worker(dataset, expected, monkeypatch):
+    monkeypatch.setenv("TF_CONFIG", _config({"type": "worker", "index": 0}))
+    data = shard_by_worker(tf.data.Dataset.range(4), dataset, "train")
+    assert data.options().experimental_distribute.auto_shard_policy == expected

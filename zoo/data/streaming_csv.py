@@ -22,13 +22,9 @@ import tensorflow as tf
 
 from zoo.data.delimited_reader import open_text
 from zoo.data.errors import DataError
-from zoo.features.preprocessor import FeaturePreprocessor
+from zoo.data.streaming_dataset import SCAN_BATCH_SIZE, SPLITS, StreamingDataset
 from zoo.features.spec import NumericFeature
 
-SPLITS = ("train", "validation", "test")
-# Lines decoded per step by the passes that read a whole split (counting,
-# statistics, labels): large enough to amortize the per-step overhead.
-SCAN_BATCH_SIZE = 8192
 # Held-out rows are chosen by hashing a row's index into this many buckets.
 HOLDOUT_BUCKETS = 10_000
 HOLDOUT_BLOCK = 4096
@@ -69,7 +65,7 @@ def find_split_files(data_dir, stems):
     )
 
 
-class StreamingCsvDataset:
+class StreamingCsvDataset(StreamingDataset):
     """A multi-task dataset read from CSV files as a stream, split by split.
 
     Each split is one or more files (shards are interleaved) sharing one
@@ -119,8 +115,6 @@ class StreamingCsvDataset:
     batches = dataset.tf_dataset("train", preprocessor, batch_size=1024, shuffle=True, seed=1)
     ```
     """
-
-    user_feature = None
 
     def __init__(
         self,
@@ -237,10 +231,6 @@ class StreamingCsvDataset:
     # -- what the trainer and the CLI ask of any dataset ----------------------
 
     @property
-    def has_label_masks(self):
-        return False
-
-    @property
     def settings(self):
         """How the dataset was built, for metrics.json: the loader's arguments and the files."""
         settings = {"dataset": self.name, **self._loader_settings}
@@ -251,24 +241,11 @@ class StreamingCsvDataset:
         settings["shuffle_buffer"] = self.shuffle_buffer
         return settings
 
-    @property
-    def summary(self):
-        """Training rows and label rates. The first access reads the training split."""
-        rows = self.num_rows("train")
-        rates = []
-        for t in self.tasks:
-            mean = self._label_sums["train"][t.name] / rows
-            rates.append(f"{t.name} {mean:.2%}" if t.type == "binary" else f"{t.name} {mean:.4g}")
+    def _source_summary(self):
         paths = self.files["train"]
         source = ", ".join(os.path.basename(p) for p in paths) if len(paths) <= 3 else ""
         source = source or f"{len(paths)} files in {os.path.dirname(os.path.abspath(paths[0]))}"
-        return f"{rows:,} training rows ({', '.join(rates)}), streamed from {source}"
-
-    def split(self, name):
-        raise NotImplementedError(
-            f"Dataset {self.name!r} streams its rows from files and holds no split in memory; "
-            "use tf_dataset(), head(), label_arrays() or num_rows() instead."
-        )
+        return f"streamed from {source}"
 
     def num_rows(self, split):
         """Rows of a split. The first call reads the split and checks every row."""
@@ -281,15 +258,6 @@ class StreamingCsvDataset:
                 rows += self._tally(labels, sums)
             self._store_counts(split, rows, sums)
         return self._counts[split]
-
-    def head(self, split, count):
-        """The raw features of a split's first `count` rows (serving warm-up examples)."""
-        self._check_split(split)
-        if count < 1:
-            raise ValueError(f"Expected count >= 1. Received: count={count}")
-        for features, _ in self._read(split, self._raw_batches(split, count).take(1)):
-            return {name: _python_strings(values) for name, values in features.items()}
-        raise DataError(f"{self._describe(split)} has no data rows.")
 
     def label_arrays(self, split):
         """`(labels, present, users)` of a split, read from the label columns only.
@@ -317,42 +285,12 @@ class StreamingCsvDataset:
         present = {name: np.ones(len(values), bool) for name, values in labels.items()}
         return labels, present, None
 
-    def make_preprocessor(self):
-        """A `FeaturePreprocessor` adapted on the training split only, by one streaming pass."""
-        vocabularies, statistics = self._learn_from_train()
-        return FeaturePreprocessor(self.features, vocabularies=vocabularies, statistics=statistics)
-
-    def tf_dataset(self, split, preprocessor, batch_size, shuffle=False, seed=None):
-        """Batches `(features, labels)` of a split for `model.fit` / `evaluate` / `predict`.
-
-        `features` is `preprocessor` applied to the raw batch; `labels` maps
-        each task to a float32 `(batch, 1)` tensor. With `shuffle`, the
-        files come in a new order and the rows through a seeded shuffle
-        buffer every pass. The dataset's cardinality is the number of
-        batches, so `dataset.repeat()` with `steps_per_epoch` works.
-        """
-        if batch_size < 1:
-            raise ValueError(f"Expected batch_size >= 1. Received: batch_size={batch_size}")
-        num_batches = -(-self.num_rows(split) // batch_size)
-
-        def encode(raw, labels):
-            return preprocessor(raw), {name: value[:, None] for name, value in labels.items()}
-
-        batches = self._raw_batches(split, batch_size, shuffle=shuffle, seed=seed)
-        batches = batches.map(encode, num_parallel_calls=tf.data.AUTOTUNE)
-        # The files were counted once; restore the length the stream hides.
-        batches = batches.apply(tf.data.experimental.assert_cardinality(num_batches))
-        return batches.prefetch(tf.data.AUTOTUNE)
-
     # -- the stream -----------------------------------------------------------
 
-    @property
-    def task_names(self):
-        return [t.name for t in self.tasks]
-
-    def _check_split(self, split):
-        if split not in SPLITS:
-            raise ValueError(f"Expected split 'train', 'validation' or 'test'. Received: {split!r}")
+    def shard_files(self, split):
+        # One file is read without a file list in front: only several are shardable.
+        files = self._source_files(split)
+        return files if len(files) > 1 else []
 
     def _source_files(self, split):
         if split == "validation" and self.validation_fraction is not None:
@@ -439,18 +377,6 @@ class StreamingCsvDataset:
                 labels[t.name] = tf.identity(value)
         return features, labels
 
-    def _read(self, split, batches):
-        """Iterates `batches` as numpy; a parse or check failure becomes a DataError."""
-        iterator = batches.as_numpy_iterator()
-        while True:
-            try:
-                batch = next(iterator)
-            except StopIteration:
-                return
-            except tf.errors.OpError as error:
-                raise self._locate_error(split, error) from None
-            yield batch
-
     def _locate_error(self, split, error):
         """A DataError naming the first bad line of the split's files."""
         for path in self._source_files(split):
@@ -503,37 +429,6 @@ class StreamingCsvDataset:
             return None if _label_is_valid(task, np.float32(number)) else _expected_label(task)
         return None
 
-    # -- the first pass over a split --------------------------------------------
-
-    def _tally(self, labels, sums):
-        for name in sums:
-            sums[name] += float(np.sum(labels[name], dtype=np.float64))
-        return len(next(iter(labels.values())))
-
-    def _store_counts(self, split, rows, sums):
-        if rows == 0:
-            raise DataError(f"{self._describe(split)} has no data rows.")
-        self._counts[split] = rows
-        self._label_sums[split] = sums
-
-    def _learn_from_train(self):
-        """Counts, label sums, vocabularies and statistics of the training split, in one pass."""
-        if self._learned is None:
-            rows, sums = 0, dict.fromkeys(self.task_names, 0.0)
-
-            def features():
-                nonlocal rows
-                for raw, labels in self._read("train", self._raw_batches("train", SCAN_BATCH_SIZE)):
-                    rows += self._tally(labels, sums)
-                    yield raw
-                if rows == 0:
-                    raise DataError(f"{self._describe('train')} has no data rows.")
-
-            preprocessor = FeaturePreprocessor(self.features).adapt_batches(features())
-            self._store_counts("train", rows, sums)
-            self._learned = (preprocessor.vocabularies, preprocessor.statistics)
-        return self._learned
-
 
 def _label_is_valid(task, values):
     """Elementwise: is each label a valid value for the task (numpy or TF)."""
@@ -552,10 +447,3 @@ def _expected_label(task):
     if task.type == "multiclass":
         return f"a class id in 0..{task.num_classes - 1}"
     return "a finite number"
-
-
-def _python_strings(values):
-    """Bytes from `tf.data` as str, like the in-memory datasets' raw string columns."""
-    if values.dtype.kind in "OS":
-        return np.array([v.decode("utf-8") for v in values.tolist()], dtype=object)
-    return values
