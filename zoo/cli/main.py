@@ -7,8 +7,11 @@ zoo train --model automtl-derived --arch runs/search/architecture.json --dataset
     --tasks click,like
 zoo train --model mogenet --dataset taobao-multibehavior --data-dir path/to/Taobao
 zoo train --model mmoe --with-mgnn --dataset movielens-100k --data-dir path/to/ml-100k
+zoo train --dataset tfds --tfds-name census_income --data-dir ~/tensorflow_datasets
 zoo evaluate --run-dir runs/mmoe-census-income-...
 zoo export --run-dir runs/mmoe-census-income-...
+zoo convert --dataset ali-ccp --data-dir path/to/ali-ccp --output-dir data/ali-ccp-tfrecord
+zoo train --dataset tfrecord --data-dir data/ali-ccp-tfrecord
 """
 
 import argparse
@@ -36,6 +39,7 @@ DATASET_FLAGS = {
     "max_rows": "max_rows",
     "negatives_per_positive": "negatives_per_positive",
     "max_users": "max_users",
+    "tfds_name": "tfds_name",
 }
 MODEL_FLAGS = {
     # flag dest -> model constructor argument
@@ -535,6 +539,24 @@ def build_parser():
     export.add_argument("--run-dir", required=True, help="a folder written by `zoo train`")
     _add_export_flags(export)
     export.add_argument("--version", type=int, default=None, help="default: the next free number")
+
+    convert = commands.add_parser(
+        "convert",
+        help="write a dataset as sharded TFRecord files, for `--dataset tfrecord`",
+        description="Stream every split of a dataset into DIR as "
+        "<split>-00000-of-000NN.tfrecord.gz files of tf.train.Examples, with DIR/schema.json "
+        "(features, tasks, row counts, learned vocabularies). Train on them with "
+        "`zoo train --dataset tfrecord --data-dir DIR`.",
+    )
+    _add_data_flags(convert, DATASETS)
+    convert.add_argument("--output-dir", required=True, help="the folder to write")
+    convert.add_argument(
+        "--rows-per-shard", type=int, default=1_000_000, help="default: %(default)s"
+    )
+    convert.add_argument("--no-compression", action="store_true", help="write plain .tfrecord")
+    convert.add_argument(
+        "--overwrite", action="store_true", help="replace --output-dir if it is not empty"
+    )
     return parser
 
 
@@ -609,6 +631,11 @@ def _add_data_flags(parser, datasets):
         type=int,
         help="taobao-multibehavior: keep a seeded sample of this many users with all their "
         "pairs (default: every user)",
+    )
+    data.add_argument(
+        "--tfds-name",
+        help="tfds: the prepared TFDS dataset to read from --data-dir (the TFDS data folder), "
+        "e.g. census_income, kuairand, movielens_100k (see datasets/tfds/README.md)",
     )
     data.add_argument(
         "--correlation",
@@ -1214,6 +1241,44 @@ def run_export(args):
     return path
 
 
+def run_convert(args):
+    from zoo.data.registry import get_loader, load_dataset
+    from zoo.data.tfrecord import write_tfrecord_shards
+
+    try:
+        get_loader(args.dataset)
+    except ValueError as error:
+        raise SystemExit(f"zoo convert: error: {error}") from None
+    dataset_kwargs = _flag_kwargs(
+        args, DATASET_FLAGS, get_loader(args.dataset), "dataset", args.dataset
+    )
+    print(f"Loading {args.dataset} ...", flush=True)
+    dataset = load_dataset(args.dataset, **dataset_kwargs)
+
+    def progress(split, path, rows):
+        print(f"  {split}: {rows:,} rows written", flush=True)
+
+    try:
+        result = write_tfrecord_shards(
+            dataset,
+            args.output_dir,
+            rows_per_shard=args.rows_per_shard,
+            compression=None if args.no_compression else "GZIP",
+            overwrite=args.overwrite,
+            progress=progress,
+        )
+    except FileExistsError as error:
+        raise SystemExit(f"zoo convert: error: {error}") from None
+    for split, paths in result.files.items():
+        names = ", ".join(os.path.basename(p) for p in paths[:2]) + (", ..." if paths[2:] else "")
+        print(f"{split}: {result.num_rows[split]:,} rows in {len(paths)} files ({names})")
+    print(
+        f"Wrote {result.out_dir} in {result.seconds:.1f} s ({result.rows_per_second:,.0f} rows/s)"
+    )
+    print(f"Train on it: zoo train --dataset tfrecord --data-dir {result.out_dir}")
+    return result
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     parser = build_parser()
@@ -1230,6 +1295,7 @@ def main(argv=None):
         "search": run_search,
         "evaluate": run_evaluate,
         "export": run_export,
+        "convert": run_convert,
     }
     try:
         handlers[args.command](args)

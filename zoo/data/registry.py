@@ -9,6 +9,8 @@ from zoo.data.movielens import load_movielens_100k
 from zoo.data.position_bias import load_census_position_bias
 from zoo.data.synthetic import load_synthetic
 from zoo.data.taobao_multibehavior import load_taobao_multibehavior
+from zoo.data.tfds_source import load_tfds
+from zoo.data.tfrecord import load_tfrecord
 
 DATASETS = {
     "ali-ccp": load_ali_ccp,
@@ -20,6 +22,10 @@ DATASETS = {
     "kuairand": load_kuairand,
     "taobao-multibehavior": load_taobao_multibehavior,
     "movielens-100k": load_movielens_100k,
+    # Any of the above prepared by a builder of datasets/tfds/ (--tfds-name).
+    "tfds": load_tfds,
+    # Any of the above after `zoo convert`: sharded TFRecord files.
+    "tfrecord": load_tfrecord,
 }
 
 
