@@ -148,6 +148,19 @@ def current_rss_mb():
     return proc_status_kb("VmRSS") / 1024.0
 
 
+def reset_peak_rss():
+    """Resets VmHWM to the current RSS, so the next `peak_rss_mb` is a stage's own peak.
+
+    Returns whether the kernel allowed it (`/proc/self/clear_refs`, Linux 4.0+).
+    """
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
 def mean_std_cell(values, spec=".4f"):
     """A table cell "mean ± std" of the values that are not None ("—" if none; std 0 for one)."""
     values = [v for v in values if v is not None]

@@ -125,3 +125,26 @@ def test_mfh_kuairand_benchmark_writes_its_report(tmp_path):
     assert set(report["runs"][0]["per_group"]) == {"new", "low", "high"}
     table = (tmp_path / "mfh_kuairand.md").read_text()
     assert "## high users" in table and "| flat 9-task |" in table
+
+
+@pytest.mark.slow
+def test_streaming_census_benchmark_writes_its_report(tmp_path):
+    args = ["--rows", "20000,40000", "--shard-rows", 20000, "--eval-rows", 2000, "--no-xla"]
+    args += ["--shuffle-buffer", 5000, "--out", tmp_path, "--data-root", tmp_path / "data"]
+    completed = _bench("streaming_census.py", *args)
+    assert completed.returncode == 0, completed.stderr[-3000:] + completed.stdout[-3000:]
+    report = json.loads((tmp_path / "streaming_census.json").read_text())
+    assert [r["rows"] for r in report["runs"]] == [20000, 40000]
+    for run in report["runs"]:
+        assert run["disk"]["shards"] == run["rows"] // 20000
+        assert run["read"]["stages"]["read_pass"]["rows_per_second"] > 0
+        assert run["read"]["stages"]["first_pass"]["rows_per_second"] > 0
+        assert run["train"]["training"]["rows_per_second"] > 0
+        assert run["read"]["peak_rss_mb"] > 0 and run["train"]["peak_rss_mb"] > 0
+        assert 0.5 < run["train"]["training"]["test_auc"]["never_married"] <= 1.0
+    assert report["growth"]["read"]["rows_ratio"] == 2.0
+    assert "Does memory grow with the data?" in (tmp_path / "streaming_census.md").read_text()
+    # Finished sizes and the generated files are reused, not measured or written again.
+    again = _bench("streaming_census.py", *args)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "generating" not in again.stdout and again.stdout.count(": stored") == 4
