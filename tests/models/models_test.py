@@ -158,3 +158,12 @@ def test_errors_name_the_problem(synthetic_dataset, synthetic_preprocessor):
         models.MMoE(tasks=["a"])
     with pytest.raises(ValueError, match="Unknown model 'mmoe2'.*mmoe"):
         models.get_model_class("mmoe2")
+
+
+def test_an_empty_batch_adds_zero_task_loss_not_nan(synthetic_dataset, synthetic_preprocessor):
+    # What a worker computes when its shards of a split have run out.
+    model = models.MMoE(tasks=synthetic_dataset.tasks, preprocessor=synthetic_preprocessor)
+    model.compile()
+    empty = {t.name: np.zeros((0, 1), "float32") for t in synthetic_dataset.tasks}
+    losses = model.task_losses(empty, empty, track=False)
+    assert [float(x) for x in losses] == [0.0, 0.0]

@@ -404,8 +404,11 @@ class MultiTaskModel(MultiWorkerFitFixes, keras.Model):
             per_row = self.task_loss_functions[task.name].call(y[task.name], y_pred[task.name])
             weight = None if sample_weight is None else sample_weight.get(task.name)
             if weight is None:
-                value = ops.mean(per_row)
                 count = ops.cast(ops.shape(per_row)[0], per_row.dtype)
+                # An empty batch adds 0, not NaN: a worker whose shards of an
+                # unevenly sharded split have run out still takes part in the
+                # step with no rows.
+                value = ops.divide_no_nan(ops.sum(per_row), count)
             else:
                 weight = ops.reshape(ops.cast(weight, per_row.dtype), (-1,))
                 count = ops.sum(weight)

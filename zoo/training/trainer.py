@@ -174,10 +174,11 @@ def fit(model, dataset, config, graph_inputs=None, callbacks=()):
     Distributed training: build the model under a strategy's scope
     (`zoo.distribute.make_strategy`); `fit` trains under the strategy the
     model was built with, `config.batch_size` being the global batch. The
-    input is split between workers by file when the training split has at
-    least one file per worker (each worker reads only its files), and by
-    batch otherwise (every worker reads everything and keeps its share of
-    each global batch, which then equals the single-process batch). With
+    training split is divided between workers by file when it has at least
+    one file per worker (each worker reads only its files), and by batch
+    otherwise and for validation (every worker reads everything and keeps
+    its share of each global batch, which then equals the single-process
+    batch); see `shard_by_worker`. With
     several workers, XLA is off and `steps_per_execution` is 1 (see
     `zoo.distribute.keras_fixes`).
 
@@ -227,7 +228,7 @@ def fit(model, dataset, config, graph_inputs=None, callbacks=()):
     validation_data = dataset.tf_dataset("validation", model.preprocessor, config.batch_size)
     if multi_worker:
         train_data = shard_by_worker(train_data, dataset, "train")
-        validation_data = shard_by_worker(validation_data, dataset, "validation")
+        validation_data = shard_by_worker(validation_data, dataset, "validation", by_file=False)
     steps_per_epoch = int(train_data.cardinality())  # batches per pass, as batched_dataset cut them
     # One endless iterator for the whole fit, each pass a new permutation.
     # Without repeat() Keras builds a new tf.data iterator every epoch,
@@ -298,18 +299,24 @@ def fit(model, dataset, config, graph_inputs=None, callbacks=()):
     )
 
 
-def shard_by_worker(data, dataset, split):
+def shard_by_worker(data, dataset, split, by_file=True):
     """`data` with the auto-shard policy `fit` chooses for a split, set explicitly.
 
-    By file when the split has at least one file per worker: each worker
-    then reads only its own files, the one way of reading data bigger than
-    a worker can hold more than once. Otherwise by data: every worker reads
-    the whole split and keeps its part of each global batch. Left to
-    `AUTO`, TensorFlow picks one of the two by itself, with a warning, and
-    the choice would depend on how the pipeline happens to be written.
+    By file when the split has at least one file per worker (and `by_file`):
+    each worker then reads only its own files, the one way of reading data
+    bigger than a worker can hold more than once. Otherwise by data: every
+    worker reads the whole split and keeps its part of each global batch.
+    Left to `AUTO`, TensorFlow picks one of the two by itself, with a
+    warning, and the choice would depend on how the pipeline happens to be
+    written.
+
+    `fit` splits validation by data: Keras runs as many validation steps as
+    the split has global batches, and workers reading files of different
+    sizes would have more or fewer local batches than that, so rows would
+    be skipped on one worker and batches empty on another.
     """
-    files = dataset.shard_files(split) if hasattr(dataset, "shard_files") else []
-    by_file = len(files) >= cluster_role().num_workers
+    files = dataset.shard_files(split) if by_file and hasattr(dataset, "shard_files") else []
+    by_file = bool(files) and len(files) >= cluster_role().num_workers
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = (
         tf.data.experimental.AutoShardPolicy.FILE
