@@ -5,8 +5,10 @@ import importlib.metadata
 import os
 import platform
 import shlex
+import signal
 import statistics
 import sys
+import time
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -343,3 +345,68 @@ def run_child(cmd, out_path, log_path, env, timeout_s):
     record["process_cpu_s"] = round(other.child_cpu_s, 1)
     record["other_load_cores"] = None if other.other_cores is None else round(other.other_cores, 2)
     return record
+
+
+def meminfo_mb(field):
+    """A `/proc/meminfo` field in MB (`"MemAvailable"`, `"MemTotal"`), or `None`."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return None
+
+
+def start_memory_guard(max_rss_mb, min_available_mb, note_path):
+    """Forks a watchdog that SIGKILLs this process past `max_rss_mb` or low machine memory.
+
+    Forked before TensorFlow is imported (a plain Python process, a few
+    MB). It polls every 0.2 s, writes why it killed to `note_path`, and
+    exits when its parent does. Returns the watchdog's pid.
+    """
+    parent = os.getpid()
+    pid = os.fork()
+    if pid:
+        return pid
+    try:
+        status = f"/proc/{parent}/status"
+        while os.getppid() == parent:
+            time.sleep(0.2)
+            rss = -1.0
+            with open(status) as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        rss = int(line.split()[1]) / 1024.0
+            available = meminfo_mb("MemAvailable")
+            reason = None
+            if rss > max_rss_mb:
+                reason = f"memory guard: RSS {rss:,.0f} MB > limit {max_rss_mb:,.0f} MB"
+            elif available is not None and available < min_available_mb:
+                reason = (
+                    f"memory guard: machine MemAvailable {available:,.0f} MB < "
+                    f"{min_available_mb:,.0f} MB (RSS {rss:,.0f} MB)"
+                )
+            if reason:
+                write_json(note_path, {"reason": reason, "rss_mb": rss})
+                os.kill(parent, signal.SIGKILL)
+                break
+    except Exception:  # the watchdog must never outlive a problem
+        pass
+    os._exit(0)
+
+
+def child_failure_kind(record, note):
+    """Why a `run_child` measurement failed: the memory guard's note, or what its log shows."""
+    if note:
+        return note["reason"]
+    tail = record.get("log_tail", "")
+    if "MemoryError" in tail or "ResourceExhausted" in tail or "bad_alloc" in tail:
+        return "MemoryError"
+    rc = record.get("returncode")
+    if rc == "timeout":
+        return "timeout"
+    if rc in (-9, 137):
+        return "killed (SIGKILL: the system's out-of-memory killer?)"
+    return f"exception (return code {rc})"

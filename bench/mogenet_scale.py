@@ -245,68 +245,9 @@ def make_datasets(num_edges, num_users, num_items, settings, seed):
 # ---------------------------------------------------------------------------
 
 
-def _reset_peak():
-    """Resets VmHWM to the current RSS, so the next `peak_rss_mb` is this stage's peak."""
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-        return True
-    except OSError:
-        return False
-
-
-def _meminfo_mb(field):
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1]) / 1024.0
-    except OSError:
-        pass
-    return None
-
-
-def start_memory_guard(max_rss_mb, min_available_mb, note_path):
-    """Forks a watchdog that SIGKILLs this process past `max_rss_mb` or low machine memory.
-
-    Forked before TensorFlow is imported (a plain Python process, a few
-    MB). It polls every 0.2 s, writes why it killed to `note_path`, and
-    exits when its parent does. Returns the watchdog's pid.
-    """
-    parent = os.getpid()
-    pid = os.fork()
-    if pid:
-        return pid
-    try:
-        status = f"/proc/{parent}/status"
-        while os.getppid() == parent:
-            time.sleep(0.2)
-            rss = -1.0
-            with open(status) as f:
-                for line in f:
-                    if line.startswith("VmRSS:"):
-                        rss = int(line.split()[1]) / 1024.0
-            available = _meminfo_mb("MemAvailable")
-            reason = None
-            if rss > max_rss_mb:
-                reason = f"memory guard: RSS {rss:,.0f} MB > limit {max_rss_mb:,.0f} MB"
-            elif available is not None and available < min_available_mb:
-                reason = (
-                    f"memory guard: machine MemAvailable {available:,.0f} MB < "
-                    f"{min_available_mb:,.0f} MB (RSS {rss:,.0f} MB)"
-                )
-            if reason:
-                bu.write_json(note_path, {"reason": reason, "rss_mb": rss})
-                os.kill(parent, signal.SIGKILL)
-                break
-    except Exception:  # the watchdog must never outlive a problem
-        pass
-    os._exit(0)
-
-
 def child(num_edges, settings, out_path):
     progress_path = out_path + ".progress"
-    guard = start_memory_guard(
+    guard = bu.start_memory_guard(
         settings["max_rss_gb"] * 1024.0, settings["min_available_mb"], out_path + ".guard"
     )
     record = {"status": "running", "edges_requested": num_edges, "stages": {}}
@@ -325,7 +266,7 @@ def child(num_edges, settings, out_path):
             f"[{num_edges:,}] {name}: {seconds:.1f} s, peak RSS {bu.peak_rss_mb():,.0f} MB",
             flush=True,
         )
-        _reset_peak()
+        bu.reset_peak_rss()
 
     import gc
 
@@ -341,7 +282,7 @@ def child(num_edges, settings, out_path):
     from zoo.models import MoGENet, make_graph_encoder
     from zoo.training import TrainingConfig, fit
 
-    record["peak_reset_works"] = _reset_peak()
+    record["peak_reset_works"] = bu.reset_peak_rss()
     stage_done("import", time.perf_counter() - t_start)
 
     num_users = settings["num_users"] or max(2, num_edges // settings["edges_per_node"])
@@ -442,20 +383,6 @@ def child(num_edges, settings, out_path):
 # ---------------------------------------------------------------------------
 
 
-def _failure_kind(record, note):
-    if note:
-        return note["reason"]
-    tail = record.get("log_tail", "")
-    if "MemoryError" in tail or "ResourceExhausted" in tail or "bad_alloc" in tail:
-        return "MemoryError"
-    rc = record.get("returncode")
-    if rc == "timeout":
-        return "timeout"
-    if rc in (-9, 137):
-        return "killed (SIGKILL: the system's out-of-memory killer?)"
-    return f"exception (return code {rc})"
-
-
 def run_sizes(sizes, settings, out_dir, timeout_s):
     log_dir = os.path.join(out_dir, "logs")
     env = dict(os.environ)
@@ -498,7 +425,7 @@ def run_sizes(sizes, settings, out_dir, timeout_s):
         if record.get("status") == "failed":
             failed = {**extra.get(".progress", {}), **record}
             failed["status"] = "failed"
-            failed["failure"] = _failure_kind(record, extra.get(".guard"))
+            failed["failure"] = bu.child_failure_kind(record, extra.get(".guard"))
             stages = failed.get("stages", {})
             if stages:
                 failed["peak_rss_mb"] = max(s["peak_rss_mb"] for s in stages.values())
@@ -756,7 +683,7 @@ def main(argv=None):
     out_dir = os.path.normpath(out_dir)
     os.makedirs(out_dir, exist_ok=True)
     runs = run_sizes(sizes, settings, out_dir, args.timeout)
-    memory_gb = (_meminfo_mb("MemTotal") or 0) / 1024.0
+    memory_gb = (bu.meminfo_mb("MemTotal") or 0) / 1024.0
     report = bu.new_report(
         started,
         {**settings, "sizes": sizes, "smoke": args.smoke},

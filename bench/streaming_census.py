@@ -63,7 +63,6 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import _benchutil as bu  # noqa: E402
 from census_models import ARCHITECTURES  # noqa: E402
-from mogenet_scale import start_memory_guard  # noqa: E402
 
 DEFAULT_ROWS = "2000000,6000000,20000000"
 DEFAULT_DATA_ROOT = os.path.join(tempfile.gettempdir(), "zoo-streaming-census")
@@ -504,7 +503,7 @@ def streaming_dataset(settings, rows):
 
 
 def child(kind, rows, settings, out_path):
-    guard = start_memory_guard(
+    guard = bu.start_memory_guard(
         settings["max_rss_gb"] * 1024.0, settings["min_available_mb"], out_path + ".guard"
     )
     record = {"status": "running", "kind": kind, "rows": rows}
@@ -591,20 +590,6 @@ def child(kind, rows, settings, out_path):
 # ---------------------------------------------------------------------------
 
 
-def _failure_kind(record, note):
-    if note:
-        return note["reason"]
-    tail = record.get("log_tail", "")
-    if "MemoryError" in tail or "ResourceExhausted" in tail or "bad_alloc" in tail:
-        return "MemoryError"
-    rc = record.get("returncode")
-    if rc == "timeout":
-        return "timeout"
-    if rc in (-9, 137):
-        return "killed (SIGKILL: the system's out-of-memory killer?)"
-    return f"exception (return code {rc})"
-
-
 def run_kind(kind, rows, settings, out_dir, timeout_s):
     """One measurement in a fresh child; returns its record (`status` ok or failed)."""
     fd, child_out = tempfile.mkstemp(prefix=f"streaming-census-{kind}-{rows}-", suffix=".json")
@@ -624,7 +609,7 @@ def run_kind(kind, rows, settings, out_dir, timeout_s):
             os.remove(path)
     if record.get("status") == "failed":
         failed = {**extra.get(".progress", {}), **record, "status": "failed"}
-        failed["failure"] = _failure_kind(record, extra.get(".guard"))
+        failed["failure"] = bu.child_failure_kind(record, extra.get(".guard"))
         if failed.get("stages"):
             failed["peak_rss_mb"] = max(s["peak_rss_mb"] for s in failed["stages"].values())
         record = failed
