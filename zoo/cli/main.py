@@ -40,6 +40,7 @@ DATASET_FLAGS = {
     "negatives_per_positive": "negatives_per_positive",
     "max_users": "max_users",
     "tfds_name": "tfds_name",
+    "stream": "streaming",
 }
 MODEL_FLAGS = {
     # flag dest -> model constructor argument
@@ -619,6 +620,14 @@ def _add_data_flags(parser, datasets):
         "--max-rows",
         type=int,
         help="kuairand: read at most this many log rows (for a quick run on the full download)",
+    )
+    data.add_argument(
+        "--stream",
+        action="store_const",
+        const=True,
+        default=None,
+        help="kuairand: read the files as a stream on every pass instead of into memory "
+        "(logs bigger than memory, e.g. KuaiRand-27K's 322M rows)",
     )
     data.add_argument(
         "--negatives-per-positive",

@@ -178,12 +178,29 @@ def _check_header(path, names, formats):
     raise DataError(f"{path}, line 1: {problem}. Expected the columns of {expected}.")
 
 
-def _read_table(path, formats, wanted, convert, max_rows=None):
-    """Reads the columns `wanted` of a delimited file with a header.
+def read_header(path, formats):
+    """`(format_name, names, delimiter)` of a KuaiRand file's header line.
+
+    The delimiter is a tab if the header has one, else a comma; the names
+    must be the columns of one of `formats` (see `_check_header`).
+    """
+    try:
+        with open_text(path) as f:
+            header = f.readline().lstrip("\ufeff").rstrip("\r\n")
+    except (OSError, EOFError, UnicodeDecodeError) as error:
+        raise DataError(f"{path}: cannot be read as text ({error}).") from error
+    delimiter = "\t" if "\t" in header else ","
+    names = [name.strip() for name in next(csv.reader([header], delimiter=delimiter))]
+    return _check_header(path, names, formats), names, delimiter
+
+
+def table_chunks(path, formats, wanted, convert, max_rows=None):
+    """Reads the columns `wanted` of a delimited file with a header, a chunk at a time.
 
     The delimiter is a tab if the header has one, else a comma. Every row
-    must have as many fields as the header. Rows are converted in chunks of
-    `CHUNK_ROWS`, so a large log never sits in memory as strings.
+    must have as many fields as the header; blank lines are skipped. Rows
+    are converted in chunks of `CHUNK_ROWS`, so a large log never sits in
+    memory as strings, and a caller that drops each chunk holds one at most.
 
     Args:
         path: the file, plain or gzip.
@@ -191,32 +208,35 @@ def _read_table(path, formats, wanted, convert, max_rows=None):
         wanted: the column names to keep (those the file's format lacks are skipped).
         convert: `convert(columns, line_numbers)` turns one chunk (a dict from
             column name to a tuple of strings, and the rows' 1-based line
-            numbers) into a dict of numpy arrays.
+            numbers) into a dict of numpy arrays; it raises `DataError` for
+            a bad value.
         max_rows: stop after this many rows, or `None`.
 
-    Returns:
-        `(format_name, columns, line_numbers)`: the header's format, the
-        converted columns and the line number of every row.
+    Yields:
+        `(format_name, columns, line_numbers)` per chunk: the header's
+        format, the chunk's converted columns and the line number of every row.
+
+    Raises:
+        DataError: the file cannot be read, its header is not one of
+            `formats`, a row has the wrong number of fields, or it has no
+            data rows.
     """
-    chunks, chunk_lines = [], []
+    format_name, names, delimiter = read_header(path, formats)
+    wanted = [name for name in wanted if name in names]
+    pick = operator.itemgetter(*[names.index(name) for name in wanted])
+    num_fields = len(names)
+    rows, lines, num_rows = [], [], 0
+
+    def chunk():
+        line_numbers = np.asarray(lines, np.int64)
+        columns = convert(dict(zip(wanted, zip(*rows))), line_numbers)
+        rows.clear()
+        lines.clear()
+        return format_name, columns, line_numbers
+
     try:
         with open_text(path) as f:
-            header = f.readline().lstrip("\ufeff").rstrip("\r\n")
-            delimiter = "\t" if "\t" in header else ","
-            names = [name.strip() for name in next(csv.reader([header], delimiter=delimiter))]
-            format_name = _check_header(path, names, formats)
-            wanted = [name for name in wanted if name in names]
-            pick = operator.itemgetter(*[names.index(name) for name in wanted])
-            num_fields = len(names)
-            rows, lines, num_rows = [], [], 0
-
-            def flush():
-                line_numbers = np.asarray(lines, np.int64)
-                chunks.append(convert(dict(zip(wanted, zip(*rows))), line_numbers))
-                chunk_lines.append(line_numbers)
-                rows.clear()
-                lines.clear()
-
+            f.readline()  # the header, checked above
             reader = csv.reader(f, delimiter=delimiter)
             for fields in reader:
                 if num_rows == max_rows:
@@ -232,15 +252,20 @@ def _read_table(path, formats, wanted, convert, max_rows=None):
                 lines.append(reader.line_num + 1)
                 num_rows += 1
                 if len(rows) == CHUNK_ROWS:
-                    flush()
+                    yield chunk()
             if rows:
-                flush()
+                yield chunk()
     except (OSError, EOFError, UnicodeDecodeError, csv.Error) as error:
         raise DataError(f"{path}: cannot be read as text ({error}).") from error
-    if not chunks:
+    if num_rows == 0:
         raise DataError(f"{path}: the file has no data rows.")
-    columns = {name: np.concatenate([chunk[name] for chunk in chunks]) for name in chunks[0]}
-    return format_name, columns, np.concatenate(chunk_lines)
+
+
+def _concatenated(chunks):
+    """`(format_name, columns, line_numbers)` of every row of `table_chunks`' chunks."""
+    chunks = list(chunks)
+    columns = {name: np.concatenate([c[name] for _, c, _ in chunks]) for name in chunks[0][1]}
+    return chunks[0][0], columns, np.concatenate([lines for _, _, lines in chunks])
 
 
 def _parse_ints(values, line_numbers, path, column):
@@ -270,8 +295,11 @@ def _check_binary(values, line_numbers, path, column):
         )
 
 
-def _read_log(path, max_rows):
-    """One log file: its format and int64 columns (ids, time, labels, play and duration)."""
+def log_chunks(path, max_rows=None):
+    """A log file as `table_chunks` of int64 columns: ids, time, labels, play and duration.
+
+    Every value is checked as it is read: integers, 0/1 labels, HHMM times.
+    """
     wanted = ("user_id", "video_id", "date", "hourmin", "play_time_ms", "duration_ms")
     wanted += BINARY_COLUMNS + ("is_like", "is_hate", "label")
 
@@ -280,18 +308,27 @@ def _read_log(path, max_rows):
         for name in BINARY_COLUMNS + ("is_like", "is_hate", "label"):
             if name in columns:
                 _check_binary(columns[name], line_numbers, path, name)
+        hourmin = columns["hourmin"]
+        bad = (hourmin < 0) | (hourmin > 2359) | (hourmin % 100 > 59)
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            raise DataError(
+                f"{path}, line {line_numbers[row]}: column 'hourmin' expects HHMM (0 to 2359), "
+                f"found {int(hourmin[row])}."
+            )
         return columns
 
-    format_name, columns, line_numbers = _read_table(path, LOG_FORMATS, wanted, convert, max_rows)
-    hourmin = columns["hourmin"]
-    bad = (hourmin < 0) | (hourmin > 2359) | (hourmin % 100 > 59)
-    if bad.any():
-        row = int(np.flatnonzero(bad)[0])
-        raise DataError(
-            f"{path}, line {line_numbers[row]}: column 'hourmin' expects HHMM (0 to 2359), "
-            f"found {int(hourmin[row])}."
-        )
-    return format_name, columns, line_numbers
+    return table_chunks(path, LOG_FORMATS, wanted, convert, max_rows)
+
+
+def _read_log(path, max_rows):
+    """One log file: its format, int64 columns and line numbers."""
+    return _concatenated(log_chunks(path, max_rows))
+
+
+def weekday(date):
+    """Weekday (Monday = 0) of a YYYYMMDD integer; ValueError if it is no date."""
+    return datetime.date(date // 10000, date // 100 % 100, date % 100).weekday()
 
 
 def _weekdays(dates, line_numbers, paths, file_index):
@@ -300,7 +337,7 @@ def _weekdays(dates, line_numbers, paths, file_index):
     weekdays = np.empty(len(unique), np.int64)
     for i, date in enumerate(unique.tolist()):
         try:
-            weekdays[i] = datetime.date(date // 10000, date // 100 % 100, date % 100).weekday()
+            weekdays[i] = weekday(date)
         except ValueError:
             row = int(np.flatnonzero(inverse == i)[0])
             raise DataError(
@@ -344,7 +381,8 @@ def _read_users(path):
             columns[name] = _parse_user_codes(raw[name], line_numbers, path, name)
         return columns
 
-    _, features, line_numbers = _read_table(path, {"user table": USER_COLUMNS}, wanted, convert)
+    user_table = table_chunks(path, {"user table": USER_COLUMNS}, wanted, convert)
+    _, features, line_numbers = _concatenated(user_table)
     user_ids = features.pop("user_id")
     order = np.argsort(user_ids, kind="stable")
     user_ids, line_numbers = user_ids[order], line_numbers[order]
@@ -378,6 +416,69 @@ def _parse_user_codes(values, line_numbers, path, column):
     return codes[inverse]
 
 
+def check_arguments(validation_days, test_days, max_rows=None):
+    """ValueError for split lengths below 1 or a `max_rows` that is not a positive integer."""
+    for name, value in (("validation_days", validation_days), ("test_days", test_days)):
+        if not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"Expected {name} >= 1. Received: {name}={value!r}")
+    if max_rows is not None and (not isinstance(max_rows, (int, np.integer)) or max_rows < 1):
+        raise ValueError(f"Expected max_rows >= 1 or None. Received: max_rows={max_rows!r}")
+
+
+def find_data_files(data_dir):
+    """`(log_paths, user_path)` in a KuaiRand folder, or a DataError saying what is missing."""
+    log_paths = _find_files(data_dir, LOG_STEMS)
+    if not log_paths:
+        raise _missing_files_error(data_dir, LOG_STEMS, "log")
+    user_paths = _find_files(data_dir, USER_STEMS)
+    if not user_paths:
+        raise _missing_files_error(data_dir, USER_STEMS, "user table")
+    if len(user_paths) > 1:
+        raise DataError(
+            f"{data_dir}: several user tables ({', '.join(map(os.path.basename, user_paths))}); "
+            "keep the one that goes with the logs."
+        )
+    return log_paths, user_paths[0]
+
+
+def split_dates(dates, validation_days, test_days, data_dir):
+    """Split name -> its dates, from the sorted distinct `dates`.
+
+    The last `test_days` dates are test, the `validation_days` before them
+    validation, the rest training; too few dates is a DataError.
+    """
+    dates = np.unique(dates)
+    if len(dates) < validation_days + test_days + 1:
+        raise DataError(
+            f"{data_dir}: the logs hold {len(dates)} distinct dates ({dates[0]} to {dates[-1]}); "
+            f"validation_days={validation_days} and test_days={test_days} need at least "
+            f"{validation_days + test_days + 1} (one or more for training)."
+        )
+    return {
+        "train": dates[: -(validation_days + test_days)],
+        "validation": dates[-(validation_days + test_days) : -test_days],
+        "test": dates[-test_days:],
+    }
+
+
+def feature_spec(user_feature_names, embedding_dim):
+    """The features: the log's (`LOG_FEATURES`), then the user table's in `USER_COLUMNS` order."""
+    features = [
+        CategoricalFeature(name, dtype="int64", embedding_dim=embedding_dim)
+        for name in LOG_FEATURES
+    ]
+    features += [
+        CategoricalFeature(
+            name,
+            dtype="string" if name in STRING_USER_FEATURES else "int64",
+            embedding_dim=embedding_dim,
+        )
+        for name in USER_COLUMNS
+        if name in user_feature_names
+    ]
+    return features
+
+
 def load_kuairand(
     data_dir=None,
     tasks=DEFAULT_TASKS,
@@ -385,8 +486,10 @@ def load_kuairand(
     test_days=2,
     embedding_dim=8,
     max_rows=None,
+    streaming=False,
+    shuffle_buffer=100_000,
 ):
-    """Loads KuaiRand as a `TabularDataset`, split by date.
+    """Loads KuaiRand, split by date: in memory, or streamed from its files.
 
     Args:
         data_dir: folder with the logs and the user table; defaults to the
@@ -402,12 +505,20 @@ def load_kuairand(
             order, rows in file order: the first rows, not a sample), for
             quick runs on the full download; `None` reads everything. The
             official KuaiRand-27K logs hold 322 million rows, more than
-            memory: use `max_rows` or KuaiRand-Pure / -1K there.
+            memory: use `streaming=True`, `max_rows`, or KuaiRand-Pure / -1K
+            there. Not with `streaming`.
+        streaming: read the logs as a stream on every pass instead of into
+            memory (`zoo.data.kuairand_streaming.StreamingKuaiRand`): the same
+            rows, features, labels and masks, with memory bounded by the user
+            table and the dates, not by the logs.
+        shuffle_buffer: with `streaming`, the training lines held by the row
+            shuffle.
 
     Returns:
-        A `TabularDataset` named `"kuairand"`, with `user_feature="user_id"`
-        (GAUC) and `settings` recording the arguments, the files read and
-        each split's first and last date.
+        A `TabularDataset` named `"kuairand"` (a `StreamingKuaiRand` with
+        `streaming`), with `user_feature="user_id"` (GAUC) and `settings`
+        recording the arguments, the files read and each split's first and
+        last date.
 
     Raises:
         ValueError: an unknown task name, or split lengths below 1.
@@ -422,25 +533,24 @@ def load_kuairand(
     ```
     """
     task_list = _parse_tasks(tasks)
-    for name, value in (("validation_days", validation_days), ("test_days", test_days)):
-        if not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"Expected {name} >= 1. Received: {name}={value!r}")
-    if max_rows is not None and (not isinstance(max_rows, (int, np.integer)) or max_rows < 1):
-        raise ValueError(f"Expected max_rows >= 1 or None. Received: max_rows={max_rows!r}")
+    check_arguments(validation_days, test_days, max_rows)
     data_dir = data_dir or default_data_dir(NAME)
+    if streaming:
+        if max_rows is not None:
+            raise ValueError(
+                "max_rows reads the first rows into memory; it does not go with streaming=True."
+            )
+        from zoo.data.kuairand_streaming import StreamingKuaiRand
 
-    log_paths = _find_files(data_dir, LOG_STEMS)
-    if not log_paths:
-        raise _missing_files_error(data_dir, LOG_STEMS, "log")
-    user_paths = _find_files(data_dir, USER_STEMS)
-    if not user_paths:
-        raise _missing_files_error(data_dir, USER_STEMS, "user table")
-    if len(user_paths) > 1:
-        raise DataError(
-            f"{data_dir}: several user tables ({', '.join(map(os.path.basename, user_paths))}); "
-            "keep the one that goes with the logs."
+        return StreamingKuaiRand(
+            data_dir,
+            task_list,
+            validation_days=validation_days,
+            test_days=test_days,
+            embedding_dim=embedding_dim,
+            shuffle_buffer=shuffle_buffer,
         )
-    user_path = user_paths[0]
+    log_paths, user_path = find_data_files(data_dir)
 
     # -- the logs -------------------------------------------------------------
     formats, parts, lines, file_index, paths_read = [], [], [], [], []
@@ -491,46 +601,22 @@ def load_kuairand(
             features[name] = user_features[name][position]
 
     # -- split by date ---------------------------------------------------------
-    dates = np.unique(columns["date"])
-    if len(dates) < validation_days + test_days + 1:
-        raise DataError(
-            f"{data_dir}: the logs hold {len(dates)} distinct dates ({dates[0]} to {dates[-1]}); "
-            f"validation_days={validation_days} and test_days={test_days} need at least "
-            f"{validation_days + test_days + 1} (one or more for training)."
-        )
-    split_dates = {
-        "train": dates[: -(validation_days + test_days)],
-        "validation": dates[-(validation_days + test_days) : -test_days],
-        "test": dates[-test_days:],
-    }
+    dates_of = split_dates(columns["date"], validation_days, test_days, data_dir)
     names = [t.name for t in task_list]
 
     def split(name):
-        rows = np.flatnonzero(np.isin(columns["date"], split_dates[name]))
+        rows = np.flatnonzero(np.isin(columns["date"], dates_of[name]))
         return Split(
             features={feature: values[rows] for feature, values in features.items()},
             labels={task: labels[task][rows] for task in names},
             label_masks={task: masks[task][rows] for task in names if task in masks},
         )
 
-    splits = {name: split(name) for name in split_dates}
-    feature_spec = [
-        CategoricalFeature(name, dtype="int64", embedding_dim=embedding_dim)
-        for name in LOG_FEATURES
-    ]
-    feature_spec += [
-        CategoricalFeature(
-            name,
-            dtype="string" if name in STRING_USER_FEATURES else "int64",
-            embedding_dim=embedding_dim,
-        )
-        for name in USER_COLUMNS
-        if name in user_features
-    ]
-    ranges = {name: [int(d[0]), int(d[-1])] for name, d in split_dates.items()}
+    splits = {name: split(name) for name in dates_of}
+    ranges = {name: [int(d[0]), int(d[-1])] for name, d in dates_of.items()}
     summary = ", ".join(
         f"{name} {len(splits[name]):,} rows ({ranges[name][0]}-{ranges[name][1]})"
-        for name in split_dates
+        for name in dates_of
     )
     if format_name == "like-hate-subset":
         summary += (
@@ -545,7 +631,7 @@ def load_kuairand(
         )
     return TabularDataset(
         name=NAME,
-        features=feature_spec,
+        features=feature_spec(user_features, embedding_dim),
         tasks=task_list,
         train=splits["train"],
         validation=splits["validation"],
