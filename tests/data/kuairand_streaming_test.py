@@ -11,53 +11,20 @@ from zoo.cli.main import main
 from zoo.data import DataError, load_dataset, load_kuairand
 from zoo.data.kuairand import TASKS
 from zoo.data.kuairand_streaming import StreamingKuaiRand
-from zoo.data.streaming_dataset import StreamingDataset
 from zoo.data.tfrecord import load_tfrecord
 
 from .kuairand_test import _official_copy, _official_rows, _user_lines, _write
-from .streaming_end_to_end import check_mmoe_trains_and_evaluates
+from .streaming_end_to_end import assert_streams_as_loaded, check_mmoe_trains_and_evaluates
 
 ALL_TASKS = list(TASKS)
 SPLITS = ("train", "validation", "test")
-
-
-def _assert_same_dataset(in_memory, streamed, batch_size=64):
-    """Same vocabularies, rows, labels, masks and users, split by split, in the same order."""
-    assert isinstance(streamed, StreamingDataset)
-    assert streamed.features == in_memory.features
-    assert streamed.has_label_masks == in_memory.has_label_masks
-    memory_preprocessor = in_memory.make_preprocessor()
-    stream_preprocessor = streamed.make_preprocessor()
-    assert stream_preprocessor.vocabularies == memory_preprocessor.vocabularies
-    for split in SPLITS:
-        assert streamed.num_rows(split) == in_memory.num_rows(split), split
-        labels, present, users = in_memory.label_arrays(split)
-        stream_labels, stream_present, stream_users = streamed.label_arrays(split)
-        np.testing.assert_array_equal(stream_users, users)
-        for task in labels:
-            np.testing.assert_array_equal(stream_present[task], present[task])
-            np.testing.assert_array_equal(
-                stream_labels[task], np.where(present[task], labels[task], 0.0)
-            )
-        memory_batches = in_memory.tf_dataset(split, memory_preprocessor, batch_size)
-        stream_batches = streamed.tf_dataset(split, stream_preprocessor, batch_size)
-        assert stream_batches.cardinality() == memory_batches.cardinality()
-        for expected, found in zip(memory_batches, stream_batches, strict=True):
-            assert len(found) == len(expected)
-            for part, found_part in zip(expected, found):
-                assert found_part.keys() == part.keys()
-                for name, values in part.items():
-                    np.testing.assert_array_equal(found_part[name], values, err_msg=name)
-        head = streamed.head(split, 3)
-        for name, values in in_memory.head(split, 3).items():
-            np.testing.assert_array_equal(head[name], values, err_msg=name)
 
 
 def test_the_shipped_subset_streams_as_it_loads():
     in_memory = load_kuairand(tasks=ALL_TASKS)
     streamed = load_kuairand(tasks=ALL_TASKS, streaming=True)
     assert streamed.masked_tasks == ["pcr"]
-    _assert_same_dataset(in_memory, streamed, batch_size=4096)
+    assert_streams_as_loaded(in_memory, streamed, batch_size=4096)
     assert "train 33,485 rows (20220408-20220417)" in streamed.summary
 
 
@@ -76,7 +43,7 @@ def test_official_logs_in_several_files_with_masks(tmp_path):
     in_memory = load_kuairand(data_dir=str(tmp_path), tasks=ALL_TASKS)
     streamed = load_kuairand(data_dir=str(tmp_path), tasks=ALL_TASKS, streaming=True)
     assert streamed.masked_tasks == ["like", "pcr"]
-    _assert_same_dataset(in_memory, streamed)
+    assert_streams_as_loaded(in_memory, streamed)
     assert streamed.shard_files("train") == streamed.log_paths and len(streamed.log_paths) == 2
     # Shuffled: every training row once, in another order each pass; the
     # same passes again from the same seed.

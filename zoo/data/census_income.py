@@ -125,7 +125,18 @@ def feature_columns(task_group, protocol):
     return [name for name in COLUMN_NAMES if name not in excluded]
 
 
-def _find_file(data_dir, base_name):
+def feature_spec(columns, embedding_dim):
+    """The features of `columns`: numeric where the column is continuous, else categorical."""
+    continuous = dict(COLUMNS)
+    return [
+        NumericFeature(name)
+        if continuous[name]
+        else CategoricalFeature(name, embedding_dim=embedding_dim)
+        for name in columns
+    ]
+
+
+def find_file(data_dir, base_name):
     for candidate in (base_name + ".gz", base_name):
         path = os.path.join(data_dir, candidate)
         if os.path.exists(path):
@@ -166,10 +177,24 @@ def _read_file(path, columns_wanted):
     return raw, labels
 
 
+def validation_mask(num_rows, split_seed):
+    """Which rows of the UCI test file are validation: half of them, by a seeded permutation."""
+    permutation = np.random.RandomState(split_seed).permutation(num_rows)
+    mask = np.zeros(num_rows, bool)
+    mask[permutation[: num_rows // 2]] = True
+    return mask
+
+
 def load_census_income(
-    data_dir=None, task_group=1, protocol="paper", split_seed=1, embedding_dim=4
+    data_dir=None,
+    task_group=1,
+    protocol="paper",
+    split_seed=1,
+    embedding_dim=4,
+    streaming=False,
+    shuffle_buffer=100_000,
 ):
-    """Loads Census-Income as a `TabularDataset`.
+    """Loads Census-Income, in memory or streamed from its files.
 
     Args:
         data_dir: directory with the UCI files; defaults to the copy shipped
@@ -180,9 +205,15 @@ def load_census_income(
         split_seed: seed of the permutation that halves the UCI test file
             into validation and test.
         embedding_dim: embedding width of every categorical feature.
+        streaming: read the files as a stream on every pass instead of into
+            memory (`zoo.data.census_income_streaming.StreamingCensusIncome`):
+            the same rows, features and labels in the same order.
+        shuffle_buffer: with `streaming`, the training lines held by the row
+            shuffle.
 
     Returns:
-        A `TabularDataset` named `"census-income"`.
+        A `TabularDataset` named `"census-income"` (a `StreamingCensusIncome`
+        with `streaming`).
 
     Raises:
         DataError: a file is missing, empty or malformed (the message names
@@ -191,12 +222,22 @@ def load_census_income(
     task_group = int(task_group)
     columns = feature_columns(task_group, protocol)
     data_dir = data_dir or default_data_dir(NAME)
-    train_raw, train_labels = _read_file(_find_file(data_dir, TRAIN_FILE), columns)
-    rest_raw, rest_labels = _read_file(_find_file(data_dir, TEST_FILE), columns)
+    if streaming:
+        from zoo.data.census_income_streaming import StreamingCensusIncome
 
-    permutation = np.random.RandomState(split_seed).permutation(len(rest_labels["income"]))
-    half = len(permutation) // 2
-    validation_rows, test_rows = np.sort(permutation[:half]), np.sort(permutation[half:])
+        return StreamingCensusIncome(
+            data_dir,
+            task_group=task_group,
+            protocol=protocol,
+            split_seed=split_seed,
+            embedding_dim=embedding_dim,
+            shuffle_buffer=shuffle_buffer,
+        )
+    train_raw, train_labels = _read_file(find_file(data_dir, TRAIN_FILE), columns)
+    rest_raw, rest_labels = _read_file(find_file(data_dir, TEST_FILE), columns)
+
+    is_validation = validation_mask(len(rest_labels["income"]), split_seed)
+    validation_rows, test_rows = np.flatnonzero(is_validation), np.flatnonzero(~is_validation)
     tasks = [Task(name) for name in TASK_GROUPS[task_group]]
 
     def split(raw, labels, rows=None):
@@ -206,16 +247,9 @@ def load_census_income(
             labels={t.name: take(labels[t.name]) for t in tasks},
         )
 
-    continuous = dict(COLUMNS)
-    features = [
-        NumericFeature(name)
-        if continuous[name]
-        else CategoricalFeature(name, embedding_dim=embedding_dim)
-        for name in columns
-    ]
     return TabularDataset(
         name=NAME,
-        features=features,
+        features=feature_spec(columns, embedding_dim),
         tasks=tasks,
         train=split(train_raw, train_labels),
         validation=split(rest_raw, rest_labels, validation_rows),

@@ -8,15 +8,19 @@ import sys
 from zoo.data.errors import DataError
 
 
+def compression_type(path):
+    """`"GZIP"` for a gzip file, else `""`: the `compression_type` of `tf.data` readers."""
+    with open(path, "rb") as f:
+        return "GZIP" if f.read(2) == b"\x1f\x8b" else ""
+
+
 def open_text(path, encoding="utf-8"):
     """Opens `path` for reading text, gzip-compressed or not, or raises DataError."""
     if not os.path.exists(path):
         raise DataError(f"{path}: file not found.")
     if os.path.getsize(path) == 0:
         raise DataError(f"{path}: the file is empty.")
-    with open(path, "rb") as f:
-        is_gzip = f.read(2) == b"\x1f\x8b"
-    if is_gzip:
+    if compression_type(path) == "GZIP":
         return gzip.open(path, "rt", encoding=encoding, newline="")
     return open(path, encoding=encoding, newline="")
 

@@ -369,7 +369,7 @@ def _labels(columns, format_name):
     return labels, masks
 
 
-def _read_users(path):
+def read_users(path):
     """The user table: sorted user ids and each feature's values in the same order."""
     wanted = ("user_id",) + STRING_USER_FEATURES + INT_USER_FEATURES
 
@@ -584,7 +584,7 @@ def load_kuairand(
     }
 
     # -- the user table, joined on user_id --------------------------------------
-    user_ids, user_features = _read_users(user_path)
+    user_ids, user_features = read_users(user_path)
     position = np.searchsorted(user_ids, columns["user_id"])
     position = np.minimum(position, len(user_ids) - 1)
     unknown = user_ids[position] != columns["user_id"]

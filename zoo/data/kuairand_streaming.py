@@ -24,17 +24,18 @@ import os
 import numpy as np
 import tensorflow as tf
 
+from zoo.data.delimited_reader import compression_type
 from zoo.data.errors import DataError
 from zoo.data.kuairand import (
     BINARY_COLUMNS,
     LOG_FORMATS,
     NAME,
     USER_COLUMNS,
-    _read_users,
     feature_spec,
     find_data_files,
     log_chunks,
     read_header,
+    read_users,
     split_dates,
     weekday,
 )
@@ -92,9 +93,9 @@ class StreamingKuaiRand(StreamingDataset):
             )
         self.log_paths, self.user_path = find_data_files(self.data_dir)
         self.log_format, self._columns, self._delimiter = self._check_headers()
-        self._compression = {path: _compression(path) for path in self.log_paths}
+        self._compression = {path: compression_type(path) for path in self.log_paths}
 
-        user_ids, user_features = _read_users(self.user_path)
+        user_ids, user_features = read_users(self.user_path)
         self.features = feature_spec(user_features, embedding_dim)
         self._user_ids = tf.constant(user_ids, tf.int64)
         self._user_columns = {
@@ -436,8 +437,3 @@ def _without_blank_lines(block):
 
 def _is_binary(values):
     return tf.equal(values, 0) | tf.equal(values, 1)
-
-
-def _compression(path):
-    with open(path, "rb") as f:
-        return "GZIP" if f.read(2) == b"\x1f\x8b" else ""

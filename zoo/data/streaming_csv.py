@@ -20,7 +20,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from zoo.data.delimited_reader import open_text
+from zoo.data.delimited_reader import compression_type, open_text
 from zoo.data.errors import DataError
 from zoo.data.streaming_dataset import SCAN_BATCH_SIZE, SPLITS, StreamingDataset
 from zoo.features.spec import NumericFeature
@@ -205,8 +205,7 @@ class StreamingCsvDataset(StreamingDataset):
         try:
             with open_text(path) as f:
                 header = f.readline().rstrip("\r\n").lstrip("\ufeff")
-            with open(path, "rb") as f:
-                compression = "GZIP" if f.read(2) == b"\x1f\x8b" else ""
+            compression = compression_type(path)
         except (OSError, EOFError, UnicodeDecodeError) as error:
             raise DataError(f"{path}: cannot be read as text ({error}).") from error
         found = [c.strip() for c in next(csv.reader([header], delimiter=self.delimiter), [])]
