@@ -8,6 +8,7 @@ which also measures that a full build stays fast.
 
 import gzip
 import importlib
+import inspect
 import os
 import pathlib
 import subprocess
@@ -19,13 +20,22 @@ import pytest
 
 tfds = pytest.importorskip("tensorflow_datasets")
 
+from tests.data.kuairand_test import _official_copy, _official_rows  # noqa: E402
 from tests.data.movielens_test import _write_folder  # noqa: E402
-from zoo.data import DataError, load_census_income, load_dataset, load_movielens_100k  # noqa: E402
+from tests.data.streaming_end_to_end import assert_streams_as_loaded  # noqa: E402
+from zoo.data import (  # noqa: E402
+    DataError,
+    load_census_income,
+    load_dataset,
+    load_kuairand,
+    load_movielens_100k,
+)
 from zoo.data.tfds_source import load_tfds  # noqa: E402
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 BUILDERS = ROOT / "datasets" / "tfds"
 SPLITS = ("train", "validation", "test")
+_TFDS_ARGS = inspect.signature(load_tfds).parameters
 
 
 def _builder_class(name):
@@ -147,3 +157,30 @@ def test_tfds_build_command_builds_the_shipped_census_income(tmp_path):
     assert counts == {"train": 199_523, "validation": 49_881, "test": 49_881}
     # About 15 s on two shared cores; per-column features took 90 s.
     assert elapsed < 60, f"tfds build took {elapsed:.0f} s"
+
+
+# -- streamed (load_tfds(..., streaming=True)) ----------------------------------------
+
+
+@pytest.mark.parametrize("options", [{}, {"task_group": 2, "protocol": "all-features"}])
+def test_census_income_streams_as_the_zoo_loader_gives_it(census_sample, census_built, options):
+    streamed = load_tfds("census_income", data_dir=census_built, streaming=True, **options)
+    assert streamed.settings["streaming"] is True
+    assert_streams_as_loaded(load_census_income(census_sample, **options), streamed)
+    assert streamed.shard_files("train") == streamed.shard_files("train")[:1]  # one file
+
+
+def test_kuairand_with_label_masks_streams_as_the_zoo_loader_gives_it(tmp_path):
+    # Official-format logs: like (neither like nor hate) and pcr (no duration) are masked.
+    source = tmp_path / "logs"
+    source.mkdir()
+    _official_copy(source, _official_rows(num_rows=400))
+    data_dir = tmp_path / "tfds"
+    _builder_class("kuairand")(source_dir=source, data_dir=data_dir).download_and_prepare()
+    tasks = "click,like,pcr"
+    streamed = load_tfds("kuairand", data_dir=data_dir, tasks=tasks, streaming=True)
+    assert streamed.masked_tasks == ["like", "pcr"] and streamed.user_feature == "user_id"
+    assert_streams_as_loaded(load_kuairand(str(source), tasks=tasks), streamed)
+    # As `zoo evaluate` reloads a run's data.
+    again = load_dataset("tfds", **{k: v for k, v in streamed.settings.items() if k in _TFDS_ARGS})
+    assert again.num_rows("test") == streamed.num_rows("test") and again.has_label_masks

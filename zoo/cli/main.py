@@ -626,8 +626,9 @@ def _add_data_flags(parser, datasets):
         action="store_const",
         const=True,
         default=None,
-        help="census-income, kuairand: read the files as a stream on every pass instead of "
-        "into memory (logs bigger than memory, e.g. KuaiRand-27K's 322M rows)",
+        help="census-income, kuairand, tfds: read the files as a stream on every pass instead "
+        "of into memory (data bigger than memory, e.g. KuaiRand-27K's 322M log rows); "
+        "ali-ccp, aliexpress and tfrecord always stream",
     )
     data.add_argument(
         "--negatives-per-positive",

@@ -246,25 +246,41 @@ SPECS = {
 }
 
 
+def is_tfrecord(builder):
+    """Whether a prepared dataset is stored as TFRecord files (the TFDS default)."""
+    import tensorflow_datasets as tfds
+
+    return builder.info.file_format == tfds.core.FileFormat.TFRECORD
+
+
+def record_spec(builder):
+    """The `tf.io.parse_example` spec of a prepared dataset's records."""
+    import tensorflow as tf
+
+    # tf.train.Example stores bools as int64.
+    return {
+        key: tf.io.FixedLenFeature(
+            info.shape, tf.int64 if info.tf_dtype == tf.bool else info.tf_dtype
+        )
+        for key, info in builder.info.features.get_serialized_info().items()
+    }
+
+
+def split_paths(builder, split):
+    """The record files of a split, in row order."""
+    return [os.fspath(builder.data_path / name) for name in builder.info.splits[split].filenames]
+
+
 def _read_split(builder, split, schema):
     """A split's columns, labels and label masks as 1-D numpy arrays."""
     import tensorflow as tf
     import tensorflow_datasets as tfds
 
-    if builder.info.file_format == tfds.core.FileFormat.TFRECORD:
+    if is_tfrecord(builder):
         # Parsed a batch of records at a time: `as_dataset` parses record by
         # record, 10 times slower (7 s for Census-Income's training split).
-        # tf.train.Example stores bools as int64.
-        spec = {
-            key: tf.io.FixedLenFeature(
-                info.shape, tf.int64 if info.tf_dtype == tf.bool else info.tf_dtype
-            )
-            for key, info in builder.info.features.get_serialized_info().items()
-        }
-        paths = [
-            os.fspath(builder.data_path / name) for name in builder.info.splits[split].filenames
-        ]
-        records = tf.data.TFRecordDataset(paths).batch(READ_BATCH_SIZE)
+        spec = record_spec(builder)
+        records = tf.data.TFRecordDataset(split_paths(builder, split)).batch(READ_BATCH_SIZE)
         batches = records.map(lambda serialized: tf.io.parse_example(serialized, spec))
     else:
         batches = builder.as_dataset(split=split, batch_size=READ_BATCH_SIZE)
@@ -300,6 +316,8 @@ def load_tfds(
     tasks=None,
     embedding_dim=None,
     max_tokens=None,
+    streaming=False,
+    shuffle_buffer=100_000,
 ):
     """Loads a dataset prepared by a builder of `datasets/tfds/` as the zoo loader's dataset.
 
@@ -315,6 +333,11 @@ def load_tfds(
         embedding_dim: embedding width of every categorical feature; each
             dataset's loader default when `None`.
         max_tokens: ali-ccp and aliexpress, as in their loaders.
+        streaming: read the records on every pass instead of into memory
+            (`zoo.data.tfds_streaming.StreamingTFDS`): the same rows, in the
+            same order, for prepared datasets bigger than memory.
+        shuffle_buffer: with `streaming`, the training records held by the
+            row shuffle.
 
     Options left `None` take the zoo loader's default; one the dataset's
     loader does not take is an error. The rows and splits are those fixed
@@ -322,8 +345,8 @@ def load_tfds(
 
     Returns:
         A `TabularDataset` with the name, features, tasks, splits, rows, row
-        order and `user_feature` the zoo loader gives on the same files.
-        Ali-CCP and AliExpress are held in memory here, where their loaders stream.
+        order and `user_feature` the zoo loader gives on the same files (a
+        `StreamingTFDS` with `streaming`).
 
     Raises:
         ValueError: no name, an unknown dataset, or an option it does not take.
@@ -376,6 +399,27 @@ def load_tfds(
             f"{sorted(accepted)}. Received: {unknown}"
         )
     features, task_list, user_feature, options = spec(schema, **given)
+    settings = {
+        "dataset": "tfds",
+        "tfds_name": tfds_name,
+        "data_dir": data_dir,
+        **options,
+        "tfds_version": str(builder.info.version),
+        "tfds_dir": os.fspath(builder.data_dir),
+        "built_with": schema["settings"],
+    }
+    if streaming:
+        from zoo.data.tfds_streaming import StreamingTFDS
+
+        return StreamingTFDS(
+            builder,
+            schema,
+            features,
+            task_list,
+            user_feature,
+            {**settings, "streaming": True, "shuffle_buffer": shuffle_buffer},
+            shuffle_buffer=shuffle_buffer,
+        )
 
     read = {split: _read_split(builder, split, schema) for split in SPLITS}
     # A task that may be masked but has every label (KuaiRand's `like` in the
@@ -401,15 +445,7 @@ def load_tfds(
         train=splits["train"],
         validation=splits["validation"],
         test=splits["test"],
-        settings={
-            "dataset": "tfds",
-            "tfds_name": tfds_name,
-            "data_dir": data_dir,
-            **options,
-            "tfds_version": str(builder.info.version),
-            "tfds_dir": os.fspath(builder.data_dir),
-            "built_with": schema["settings"],
-        },
+        settings=settings,
         summary=f"{rows}, read from the TFDS dataset in {builder.data_dir}.",
         user_feature=user_feature,
     )

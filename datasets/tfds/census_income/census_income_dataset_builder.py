@@ -93,18 +93,17 @@ class Builder(tfds.core.GeneratorBasedBuilder):
     def _split_generators(self, dl_manager):
         directory = str(self.source_dir)
         train = census_income._read_file(
-            census_income._find_file(directory, census_income.TRAIN_FILE), COLUMNS
+            census_income.find_file(directory, census_income.TRAIN_FILE), COLUMNS
         )
         rest_raw, rest_labels = census_income._read_file(
-            census_income._find_file(directory, census_income.TEST_FILE), COLUMNS
+            census_income.find_file(directory, census_income.TEST_FILE), COLUMNS
         )
         # As load_census_income halves the UCI test file (tests/data/tfds_test.py
         # checks that both give the same rows).
-        permutation = np.random.RandomState(SPLIT_SEED).permutation(len(rest_labels["income"]))
-        half = len(permutation) // 2
+        is_validation = census_income.validation_mask(len(rest_labels["income"]), SPLIT_SEED)
         splits = {"train": Split(*train)}
-        for name, rows in (("validation", permutation[:half]), ("test", permutation[half:])):
-            rows = np.sort(rows)
+        for name, rows in (("validation", is_validation), ("test", ~is_validation)):
+            rows = np.flatnonzero(rows)
             splits[name] = Split(
                 features={column: values[rows] for column, values in rest_raw.items()},
                 labels={task: values[rows] for task, values in rest_labels.items()},
