@@ -178,3 +178,31 @@ def test_train_evaluate_and_convert_with_the_stream_flag(tmp_path, capsys):
 
     with pytest.raises(SystemExit, match="--stream does not apply to dataset 'synthetic'"):
         main(["train", "--dataset", "synthetic", "--stream"])
+
+
+def test_file_sharding_gives_each_worker_its_own_log_files(tmp_path):
+    """tf.distribute's AutoShardPolicy.FILE rewrite works on the stream: whole files per worker.
+
+    The rewrite fails on a pipeline that does not start from the file list,
+    so every row of a worker coming from its own file shows that it does.
+    """
+    import tensorflow as tf
+    from tensorflow.python.data.experimental.ops import distribute
+
+    _official_copy(tmp_path, _official_rows(seed=1), name="log_standard_4_08_to_4_21_pure.csv")
+    shifted = _official_rows(seed=2)
+    for row in shifted:
+        row["video_id"] += 1000  # the second file's videos: 1000 and up
+    _write(tmp_path / "log_random_4_22_to_5_08_pure.csv", shifted)
+    dataset = load_kuairand(data_dir=str(tmp_path), tasks=["click"], streaming=True)
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.FILE
+    # The raw rows (the source end of tf_dataset), where video ids are still the files' own.
+    pipeline = dataset._raw_batches("train", 16, shuffle=True, seed=3).with_options(options)
+    assert dataset.shard_files("train")[0].endswith("log_random_4_22_to_5_08_pure.csv")
+    seen = []
+    for worker in range(2):
+        rows = distribute._AutoShardDataset(pipeline, num_workers=2, index=worker)
+        seen.append(np.concatenate([features["video_id"].numpy() for features, _ in rows]))
+    assert (seen[0] >= 1000).all() and (seen[1] < 1000).all()
+    assert len(seen[0]) + len(seen[1]) == dataset.num_rows("train")
