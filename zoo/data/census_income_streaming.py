@@ -16,7 +16,6 @@ the same rows as the in-memory loader and the published figures.
 import math
 import os
 
-import numpy as np
 import tensorflow as tf
 
 from zoo.data.census_income import (
@@ -37,7 +36,7 @@ from zoo.data.census_income import (
 )
 from zoo.data.delimited_reader import compression_type, open_text
 from zoo.data.errors import DataError
-from zoo.data.streaming_dataset import SCAN_BATCH_SIZE, StreamingDataset
+from zoo.data.streaming_dataset import StreamingDataset
 from zoo.tasks import Task
 
 # Lines decided together (blank lines, validation or test): a per-line
@@ -122,29 +121,6 @@ class StreamingCensusIncome(StreamingDataset):
             "streaming": True,
             "shuffle_buffer": self.shuffle_buffer,
         }
-
-    def num_rows(self, split):
-        """Rows of a split. The first call reads the split and checks every row."""
-        self._check_split(split)
-        if split == "train":
-            self._learn_from_train()
-        elif split not in self._counts:
-            rows, sums = 0, dict.fromkeys(self.task_names, 0.0)
-            for _, labels in self._read(split, self._raw_batches(split, SCAN_BATCH_SIZE)):
-                rows += self._tally(labels, sums)
-            self._store_counts(split, rows, sums)
-        return self._counts[split]
-
-    def label_arrays(self, split):
-        """`(labels, present, users)` of a split in file order; every label is present."""
-        self.num_rows(split)
-        parts = {t.name: [] for t in self.tasks}
-        for _, labels in self._read(split, self._raw_batches(split, SCAN_BATCH_SIZE)):
-            for name, values in labels.items():
-                parts[name].append(values)
-        labels = {name: np.concatenate(values) for name, values in parts.items()}
-        present = {name: np.ones(len(values), bool) for name, values in labels.items()}
-        return labels, present, None
 
     def shard_files(self, split):
         return []  # one file per split: tf.distribute splits it by data

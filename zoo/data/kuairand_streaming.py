@@ -221,34 +221,6 @@ class StreamingKuaiRand(StreamingDataset):
         )
         return f"{', '.join(parts)}; training labels: {rates}{note}, {self._source_summary()}"
 
-    def num_rows(self, split):
-        """Rows of a split. The first call reads the split and checks every row."""
-        self._check_split(split)
-        if split == "train":
-            self._learn_from_train()
-        elif split not in self._counts:
-            rows, sums = 0, dict.fromkeys(self.task_names, 0.0)
-            for _, labels, *_ in self._read(split, self._raw_batches(split, SCAN_BATCH_SIZE)):
-                rows += self._tally(labels, sums)
-            self._store_counts(split, rows, sums)
-        return self._counts[split]
-
-    def label_arrays(self, split):
-        """`(labels, present, users)` of a split in file order, for exact metrics."""
-        self.num_rows(split)
-        parts = collections.defaultdict(list)
-        for features, labels, *weights in self._read(
-            split, self._raw_batches(split, SCAN_BATCH_SIZE)
-        ):
-            parts["users"].append(features["user_id"])
-            for t in self.tasks:
-                parts[t.name].append(labels[t.name])
-                present = weights[0][t.name] > 0 if weights else np.ones(len(labels[t.name]), bool)
-                parts["present", t.name].append(present)
-        labels = {t.name: np.concatenate(parts[t.name]) for t in self.tasks}
-        present = {t.name: np.concatenate(parts["present", t.name]) for t in self.tasks}
-        return labels, present, np.concatenate(parts["users"])
-
     def shard_files(self, split):
         # Every file holds rows of every split; only several can be split by file.
         return list(self.log_paths) if len(self.log_paths) > 1 else []

@@ -246,18 +246,6 @@ class StreamingCsvDataset(StreamingDataset):
         source = source or f"{len(paths)} files in {os.path.dirname(os.path.abspath(paths[0]))}"
         return f"streamed from {source}"
 
-    def num_rows(self, split):
-        """Rows of a split. The first call reads the split and checks every row."""
-        self._check_split(split)
-        if split == "train":
-            self._learn_from_train()
-        elif split not in self._counts:
-            rows, sums = 0, dict.fromkeys(self.task_names, 0.0)
-            for _, labels in self._read(split, self._raw_batches(split, SCAN_BATCH_SIZE)):
-                rows += self._tally(labels, sums)
-            self._store_counts(split, rows, sums)
-        return self._counts[split]
-
     def label_arrays(self, split):
         """`(labels, present, users)` of a split, read from the label columns only.
 

@@ -8,6 +8,8 @@ split as batches of raw values (`_raw_batches`) and how to name a failure
 training split that learns the preprocessor's vocabularies and statistics.
 """
 
+import collections
+
 import numpy as np
 import tensorflow as tf
 
@@ -27,13 +29,16 @@ class StreamingDataset:
     `_label_sums` (filled per split by the first pass, or known up front),
     `_learned` (`None` until the training pass), and implement:
 
-    - `num_rows(split)`, `label_arrays(split)`, `settings`;
+    - `settings`;
     - `_raw_batches(split, batch_size, shuffle=False, seed=None)`: a
       `tf.data.Dataset` of `(raw features, labels)` dicts of 1-D tensors,
       optionally followed by per-task sample weights;
     - `_locate_error(split, error)`: a `DataError` for a `tf.errors.OpError`
       raised while reading the split;
     - `_describe(split)` and `_source_summary()`: words for messages.
+
+    `num_rows` and `label_arrays` read a split through `_raw_batches`; a
+    subclass that knows the counts, or can read the labels alone, overrides them.
     """
 
     user_feature = None
@@ -57,6 +62,42 @@ class StreamingDataset:
             mean = self._label_sums["train"][t.name] / rows
             rates.append(f"{t.name} {mean:.2%}" if t.type == "binary" else f"{t.name} {mean:.4g}")
         return f"{rows:,} training rows ({', '.join(rates)}), {self._source_summary()}"
+
+    def num_rows(self, split):
+        """Rows of a split. The first call reads the split and checks every row."""
+        self._check_split(split)
+        if split == "train":
+            self._learn_from_train()
+        elif split not in self._counts:
+            rows, sums = 0, dict.fromkeys(self.task_names, 0.0)
+            for _, labels, *_ in self._read(split, self._raw_batches(split, SCAN_BATCH_SIZE)):
+                rows += self._tally(labels, sums)
+            self._store_counts(split, rows, sums)
+        return self._counts[split]
+
+    def label_arrays(self, split):
+        """`(labels, present, users)` of a split in file order, for exact metrics.
+
+        `labels` and `present` map task name to 1-D arrays over the split's
+        rows (`present` from the weights of masked tasks, else all true);
+        `users` is the `user_feature` column, or `None` without one.
+        """
+        self.num_rows(split)  # checks every row before they are trusted
+        parts = collections.defaultdict(list)
+        batches = self._raw_batches(split, SCAN_BATCH_SIZE)
+        for features, labels, *weights in self._read(split, batches):
+            if self.user_feature is not None:
+                parts["users"].append(features[self.user_feature])
+            for t in self.tasks:
+                parts[t.name].append(labels[t.name])
+                present = weights[0][t.name] > 0 if weights else np.ones(len(labels[t.name]), bool)
+                parts["present", t.name].append(present)
+        labels = {t.name: np.concatenate(parts[t.name]) for t in self.tasks}
+        present = {t.name: np.concatenate(parts["present", t.name]) for t in self.tasks}
+        users = None
+        if self.user_feature is not None:
+            users = _python_strings(np.concatenate(parts["users"]))
+        return labels, present, users
 
     def split(self, name):
         raise NotImplementedError(

@@ -12,13 +12,11 @@ split's files, so `tf.distribute` gives each worker its own files
 other file formats are read through `builder.as_dataset`.
 """
 
-import collections
 
-import numpy as np
 import tensorflow as tf
 
 from zoo.data.errors import DataError
-from zoo.data.streaming_dataset import SCAN_BATCH_SIZE, SPLITS, StreamingDataset
+from zoo.data.streaming_dataset import SPLITS, StreamingDataset
 from zoo.data.tfds_source import COLUMN_GROUPS, is_tfrecord, record_spec, split_paths
 
 
@@ -70,28 +68,6 @@ class StreamingTFDS(StreamingDataset):
         if split == "train":
             self._learn_from_train()
         return self._counts[split]
-
-    def label_arrays(self, split):
-        """`(labels, present, users)` of a split in row order, for exact metrics."""
-        self._check_split(split)
-        parts = collections.defaultdict(list)
-        for features, labels, *weights in self._read(
-            split, self._raw_batches(split, SCAN_BATCH_SIZE)
-        ):
-            if self.user_feature is not None:
-                parts["users"].append(features[self.user_feature])
-            for t in self.tasks:
-                parts[t.name].append(labels[t.name])
-                present = weights[0][t.name] > 0 if weights else np.ones(len(labels[t.name]), bool)
-                parts["present", t.name].append(present)
-        labels = {t.name: np.concatenate(parts[t.name]) for t in self.tasks}
-        present = {t.name: np.concatenate(parts["present", t.name]) for t in self.tasks}
-        users = None
-        if self.user_feature is not None:
-            users = np.concatenate(parts["users"])
-            if users.dtype.kind in "OS":
-                users = np.array([u.decode("utf-8") for u in users.tolist()], object)
-        return labels, present, users
 
     def shard_files(self, split):
         return split_paths(self.builder, split) if is_tfrecord(self.builder) else []
