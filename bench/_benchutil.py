@@ -397,6 +397,42 @@ def start_memory_guard(max_rss_mb, min_available_mb, note_path):
     os._exit(0)
 
 
+def run_guarded_child(cmd, out_path, log_path, env, timeout_s):
+    """`run_child` for a child that writes `<out_path>.progress` and runs a memory guard.
+
+    A failed child's record gets the stages its progress file had reached,
+    their peak RSS, and why it failed (`child_failure_kind`); the notes are
+    removed either way. Prints one line, ok or failed.
+    """
+    import json
+
+    record = run_child(cmd, out_path, log_path, env, timeout_s)
+    notes = {}
+    for suffix in (".progress", ".guard"):
+        if os.path.exists(out_path + suffix):
+            with open(out_path + suffix) as f:
+                notes[suffix] = json.load(f)
+            os.remove(out_path + suffix)
+    if record.get("status") == "failed":
+        failed = {**notes.get(".progress", {}), **record, "status": "failed"}
+        failed["failure"] = child_failure_kind(record, notes.get(".guard"))
+        if failed.get("stages"):
+            failed["peak_rss_mb"] = max(s["peak_rss_mb"] for s in failed["stages"].values())
+        record = failed
+        print(
+            f"   FAILED after stage {record.get('last_stage') or '(none)'}: {record['failure']} "
+            f"(log: {log_path})",
+            flush=True,
+        )
+    else:
+        print(
+            f"   ok in {record['process_wall_s']:.0f} s, peak RSS {record['peak_rss_mb']:,.0f} MB",
+            flush=True,
+        )
+    record["log"] = os.path.relpath(log_path, REPO_ROOT)
+    return record
+
+
 def child_failure_kind(record, note):
     """Why a `run_child` measurement failed: the memory guard's note, or what its log shows."""
     if note:

@@ -414,36 +414,14 @@ def run_sizes(sizes, settings, out_dir, timeout_s):
             json.dumps(settings),
         ]
         print(f"[mogenet-scale] {size:,} edges ...", flush=True)
-        record = bu.run_child(cmd, child_out, log_path, env, timeout_s)
-        extra = {}
-        for suffix in (".progress", ".guard"):
-            path = child_out + suffix
-            if os.path.exists(path):
-                with open(path) as f:
-                    extra[suffix] = json.load(f)
-                os.remove(path)
-        if record.get("status") == "failed":
-            failed = {**extra.get(".progress", {}), **record}
-            failed["status"] = "failed"
-            failed["failure"] = bu.child_failure_kind(record, extra.get(".guard"))
-            stages = failed.get("stages", {})
-            if stages:
-                failed["peak_rss_mb"] = max(s["peak_rss_mb"] for s in stages.values())
-            record = failed
-            if record["failure"].startswith(MEMORY_FAILURES):
-                memory_failed = size
-            print(
-                f"   FAILED after stage {record.get('last_stage') or '(none)'}: "
-                f"{record['failure']} "
-                f"(log: {log_path})",
-                flush=True,
-            )
-        else:
+        record = bu.run_guarded_child(cmd, child_out, log_path, env, timeout_s)
+        if record["status"] == "failed" and record["failure"].startswith(MEMORY_FAILURES):
+            memory_failed = size
+        elif record["status"] != "failed":
             t = record["training"]
             print(
-                f"   ok in {record['process_wall_s']:.0f} s: graph build "
-                f"{record['stages']['graph_build']['seconds']:.1f} s, "
-                f"{t['pairs_per_second']:,.0f} pairs/s, peak RSS {record['peak_rss_mb']:,.0f} MB",
+                f"   graph build {record['stages']['graph_build']['seconds']:.1f} s, "
+                f"{t['pairs_per_second']:,.0f} pairs/s",
                 flush=True,
             )
         record["edges_requested"] = size

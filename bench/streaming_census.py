@@ -599,32 +599,7 @@ def run_kind(kind, rows, settings, out_dir, timeout_s):
     cmd += ["--child-out", child_out, "--settings", json.dumps(settings)]
     env = dict(os.environ, OMP_NUM_THREADS=str(settings["threads"]))
     print(f"[streaming-census] {kind} {rows:,} rows ...", flush=True)
-    record = bu.run_child(cmd, child_out, log_path, env, timeout_s)
-    extra = {}
-    for suffix in (".progress", ".guard"):
-        path = child_out + suffix
-        if os.path.exists(path):
-            with open(path) as f:
-                extra[suffix] = json.load(f)
-            os.remove(path)
-    if record.get("status") == "failed":
-        failed = {**extra.get(".progress", {}), **record, "status": "failed"}
-        failed["failure"] = bu.child_failure_kind(record, extra.get(".guard"))
-        if failed.get("stages"):
-            failed["peak_rss_mb"] = max(s["peak_rss_mb"] for s in failed["stages"].values())
-        record = failed
-        print(
-            f"   FAILED after stage {record.get('last_stage') or '(none)'}: {record['failure']} "
-            f"(log: {log_path})",
-            flush=True,
-        )
-    else:
-        print(
-            f"   ok in {record['process_wall_s']:.0f} s, peak RSS {record['peak_rss_mb']:,.0f} MB",
-            flush=True,
-        )
-    record["log"] = os.path.relpath(log_path, bu.REPO_ROOT)
-    return record
+    return bu.run_guarded_child(cmd, child_out, log_path, env, timeout_s)
 
 
 def run_key(kind, rows, settings):

@@ -138,6 +138,7 @@ def child(kind, data_dir, rows, settings, out_path):
         if rows_counted:
             entry["rows_per_second"] = round(rows_counted / seconds)
         record["stages"][name] = entry
+        record["last_stage"] = name
         bu.write_json(out_path + ".progress", record)
         bu.reset_peak_rss()
 
@@ -201,20 +202,7 @@ def run_kind(kind, data_dir, rows, settings, out_dir):
     cmd += ["--child-data", data_dir, "--child-out", child_out, "--settings", json.dumps(settings)]
     env = dict(os.environ, OMP_NUM_THREADS=str(settings["threads"]))
     print(f"[streaming-kuairand] {kind} {rows:,} rows ...", flush=True)
-    record = bu.run_child(cmd, child_out, log_path, env, settings["timeout"])
-    notes = {}
-    for suffix in (".progress", ".guard"):
-        if os.path.exists(child_out + suffix):
-            with open(child_out + suffix) as f:
-                notes[suffix] = json.load(f)
-            os.remove(child_out + suffix)
-    if record.get("status") == "failed":
-        record = {**notes.get(".progress", {}), **record, "status": "failed"}
-        record["failure"] = bu.child_failure_kind(record, notes.get(".guard"))
-        print(f"   FAILED: {record['failure']} (log: {log_path})", flush=True)
-    else:
-        print(f"   ok, peak RSS {record['peak_rss_mb']:,} MB", flush=True)
-    return record
+    return bu.run_guarded_child(cmd, child_out, log_path, env, settings["timeout"])
 
 
 # -- the report ------------------------------------------------------------------
