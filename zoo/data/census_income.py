@@ -20,6 +20,10 @@ Feature protocols:
 
 The UCI test file is split 1:1 into validation and test by a seeded
 permutation (seed 1 by default, the same rows as the peer benchmark).
+
+`load_census_income(..., streaming=True)` reads the same rows from the files
+on every pass instead of into memory
+(`zoo.data.census_income_streaming.StreamingCensusIncome`).
 """
 
 import os

@@ -47,6 +47,10 @@ Split by time: the distinct dates are sorted; the last `test_days` dates are
 the test split, the `validation_days` before them validation, the rest
 training. Vocabularies come from the training split only; ids first seen
 later go to the OOV bucket.
+
+`load_kuairand` reads the logs into memory; with `streaming=True` it returns
+`zoo.data.kuairand_streaming.StreamingKuaiRand`, which reads the same rows
+from the files on every pass, for logs bigger than memory.
 """
 
 import csv
@@ -416,7 +420,7 @@ def _parse_user_codes(values, line_numbers, path, column):
     return codes[inverse]
 
 
-def check_arguments(validation_days, test_days, max_rows=None):
+def _check_arguments(validation_days, test_days, max_rows=None):
     """ValueError for split lengths below 1 or a `max_rows` that is not a positive integer."""
     for name, value in (("validation_days", validation_days), ("test_days", test_days)):
         if not isinstance(value, (int, np.integer)) or value < 1:
@@ -533,7 +537,7 @@ def load_kuairand(
     ```
     """
     task_list = _parse_tasks(tasks)
-    check_arguments(validation_days, test_days, max_rows)
+    _check_arguments(validation_days, test_days, max_rows)
     data_dir = data_dir or default_data_dir(NAME)
     if streaming:
         if max_rows is not None:
