@@ -39,7 +39,7 @@ from zoo.data.kuairand import (
     split_dates,
     weekday,
 )
-from zoo.data.streaming_dataset import SCAN_BATCH_SIZE, StreamingDataset
+from zoo.data.streaming_dataset import SCAN_BATCH_SIZE, SPLITS, StreamingDataset
 
 # Lines decided together by the split's date filter: a per-line filter
 # function costs several times the reading.
@@ -97,12 +97,14 @@ class StreamingKuaiRand(StreamingDataset):
 
         user_ids, user_features = read_users(self.user_path)
         self.features = feature_spec(user_features, embedding_dim)
+        # Sorted: the stream finds a user's row by tf.searchsorted, the
+        # error report by np.searchsorted.
         self._user_ids = tf.constant(user_ids, tf.int64)
+        self._sorted_user_ids = user_ids
         self._user_columns = {
             name: tf.constant(values if values.dtype != object else values.astype(str))
             for name, values in user_features.items()
         }
-        self._sorted_user_ids = user_ids
 
         rows_per_date = self._count_dates()
         self.dates = split_dates(
@@ -112,9 +114,11 @@ class StreamingKuaiRand(StreamingDataset):
         all_dates = np.fromiter(self.rows_per_date, np.int64)
         self._dates = tf.constant(all_dates)
         self._weekdays = tf.constant([weekday(int(d)) for d in all_dates], tf.int64)
-        split_of_date = {int(d): i for i, name in enumerate(("train", "validation", "test"))
-                         for d in self.dates[name]}  # fmt: skip
-        self._split_of_date = tf.constant([split_of_date[int(d)] for d in all_dates], tf.int64)
+        # The split of each date, as an index into SPLITS.
+        split_of_date = np.searchsorted(
+            [self.dates["validation"][0], self.dates["test"][0]], all_dates, side="right"
+        )
+        self._split_of_date = tf.constant(split_of_date, tf.int64)
 
         # Filled by the first pass over each split.
         self._counts = {}
@@ -264,7 +268,7 @@ class StreamingKuaiRand(StreamingDataset):
     def _raw_batches(self, split, batch_size, shuffle=False, seed=None):
         """Batches `(raw features, labels, weights)` of a split (no weights without masks)."""
         self._check_split(split)
-        wanted = ("train", "validation", "test").index(split)
+        wanted = SPLITS.index(split)
         position = self._columns.index("date")
         delimiter = self._delimiter
 
