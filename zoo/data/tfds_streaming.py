@@ -12,7 +12,6 @@ split's files, so `tf.distribute` gives each worker its own files
 other file formats are read through `builder.as_dataset`.
 """
 
-
 import tensorflow as tf
 
 from zoo.data.errors import DataError
