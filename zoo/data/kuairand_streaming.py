@@ -39,11 +39,11 @@ from zoo.data.kuairand import (
     split_dates,
     weekday,
 )
-from zoo.data.streaming_dataset import SPLITS, StreamingDataset
+from zoo.data.streaming_dataset import INTERLEAVE_BLOCK, SPLITS, StreamingDataset
 
-# Lines decided together by the split's date filter: a per-line filter
-# function costs several times the reading.
-SELECT_BLOCK = 4096
+# Lines read, decided by the split's date filter and interleaved together: a
+# per-line filter function or interleave costs several times the reading.
+SELECT_BLOCK = INTERLEAVE_BLOCK
 # The columns the features and labels are computed from.
 LOG_COLUMNS_USED = (
     "user_id", "video_id", "date", "hourmin", "play_time_ms", "duration_ms",

@@ -22,12 +22,17 @@ import tensorflow as tf
 
 from zoo.data.delimited_reader import compression_type, open_text
 from zoo.data.errors import DataError
-from zoo.data.streaming_dataset import SCAN_BATCH_SIZE, SPLITS, StreamingDataset
+from zoo.data.streaming_dataset import (
+    INTERLEAVE_BLOCK,
+    SCAN_BATCH_SIZE,
+    SPLITS,
+    StreamingDataset,
+)
 from zoo.features.spec import NumericFeature
 
 # Held-out rows are chosen by hashing a row's index into this many buckets.
 HOLDOUT_BUCKETS = 10_000
-HOLDOUT_BLOCK = 4096
+HOLDOUT_BLOCK = INTERLEAVE_BLOCK
 
 
 def find_split_files(data_dir, stems):
@@ -309,23 +314,25 @@ class StreamingCsvDataset(StreamingDataset):
             bucket = tf.strings.to_hash_bucket_fast(tf.strings.as_string(index), HOLDOUT_BUCKETS)
             return tf.boolean_mask(block, tf.equal(bucket < threshold, held_out))
 
-        def read(path, compression):
+        def blocks(path, compression):
             lines = tf.data.TextLineDataset(path, compression, buffer_size=1 << 20).skip(1)
+            blocks = lines.batch(HOLDOUT_BLOCK)
             if held_out is not None:
-                lines = lines.batch(HOLDOUT_BLOCK).enumerate().map(select).unbatch()
-            return lines
+                blocks = blocks.enumerate().map(select)
+            return blocks
 
         if len(paths) == 1:
-            return read(paths[0], self._compression[paths[0]])
+            return blocks(paths[0], self._compression[paths[0]]).unbatch()
         files = tf.data.Dataset.from_tensor_slices((paths, [self._compression[p] for p in paths]))
         if shuffle:
             files = files.shuffle(len(paths), seed=seed, reshuffle_each_iteration=True)
+        # Files interleaved by blocks of lines (INTERLEAVE_BLOCK), not line by line.
         return files.interleave(
-            read,
+            blocks,
             cycle_length=min(len(paths), 4),
             num_parallel_calls=tf.data.AUTOTUNE,
             deterministic=True,
-        )
+        ).unbatch()
 
     def _raw_batches(self, split, batch_size, shuffle=False, seed=None):
         """Batches `(raw features, labels)` of a split: dicts of 1-D tensors, checked."""

@@ -20,6 +20,11 @@ SPLITS = ("train", "validation", "test")
 # Rows decoded per step by the passes that read a whole split (counting,
 # statistics, labels): large enough to amortize the per-step overhead.
 SCAN_BATCH_SIZE = 8192
+# Lines or records a file contributes to an interleave at a time. Interleaved
+# one by one, the interleave's cost per element was more than a line's
+# parsing: 3M KuaiRand log rows in 3 files took 47 s to count by date instead
+# of 3 s.
+INTERLEAVE_BLOCK = 4096
 
 
 class StreamingDataset:

@@ -15,7 +15,7 @@ other file formats are read through `builder.as_dataset`.
 import tensorflow as tf
 
 from zoo.data.errors import DataError
-from zoo.data.streaming_dataset import SPLITS, StreamingDataset
+from zoo.data.streaming_dataset import INTERLEAVE_BLOCK, SPLITS, StreamingDataset
 from zoo.data.tfds_source import COLUMN_GROUPS, is_tfrecord, record_spec, split_paths
 
 
@@ -101,13 +101,13 @@ class StreamingTFDS(StreamingDataset):
         if shuffle:
             files = files.shuffle(len(paths), seed=seed, reshuffle_each_iteration=True)
             cycle_length = min(len(paths), 4)
-        records = files.interleave(
-            lambda path: tf.data.TFRecordDataset(path, buffer_size=1 << 20),
+        # Files interleaved by blocks of records (INTERLEAVE_BLOCK), not record by record.
+        return files.interleave(
+            lambda path: tf.data.TFRecordDataset(path, buffer_size=1 << 20).batch(INTERLEAVE_BLOCK),
             cycle_length=cycle_length,
             num_parallel_calls=tf.data.AUTOTUNE,
             deterministic=True,
-        )
-        return records
+        ).unbatch()
 
     def _raw_batches(self, split, batch_size, shuffle=False, seed=None):
         self._check_split(split)

@@ -33,6 +33,7 @@ import tensorflow as tf
 from zoo.data.errors import DataError
 from zoo.data.example_encoder import LABEL_KEY, PRESENT_KEY, ExampleEncoder
 from zoo.data.streaming_dataset import (
+    INTERLEAVE_BLOCK,
     SCAN_BATCH_SIZE,
     SPLITS,
     StreamingDataset,
@@ -488,12 +489,15 @@ class StreamingTFRecordDataset(StreamingDataset):
             files = files.shuffle(len(paths), seed=seed, reshuffle_each_iteration=True)
             cycle_length = min(len(paths), self.cycle_length)
         compression = self.compression
+        # Shards interleaved by blocks of records (INTERLEAVE_BLOCK), not record by record.
         return files.interleave(
-            lambda path: tf.data.TFRecordDataset(path, compression, buffer_size=1 << 20),
+            lambda path: tf.data.TFRecordDataset(path, compression, buffer_size=1 << 20).batch(
+                INTERLEAVE_BLOCK
+            ),
             cycle_length=cycle_length,
             num_parallel_calls=tf.data.AUTOTUNE,
             deterministic=True,
-        )
+        ).unbatch()
 
     def _raw_batches(self, split, batch_size, shuffle=False, seed=None, paths=None):
         records = self._records(paths or self._files[split], shuffle=shuffle, seed=seed)
