@@ -11,7 +11,6 @@ import pathlib
 import subprocess
 import sys
 
-import numpy as np
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -153,7 +152,8 @@ def test_streaming_census_benchmark_writes_its_report(tmp_path):
 
 @pytest.mark.slow
 def test_streaming_kuairand_benchmark_writes_its_report(tmp_path):
-    args = ["--rows", "10000,20000", "--no-xla", "--out", tmp_path, "--data-root", tmp_path / "d"]
+    # --no-train: MMoE on the KuaiRand stream is trained in tests/data/kuairand_streaming_test.py.
+    args = ["--rows", "10000,20000", "--no-train", "--out", tmp_path, "--data-root", tmp_path / "d"]
     completed = _bench("streaming_kuairand.py", *args)
     assert completed.returncode == 0, completed.stderr[-3000:] + completed.stdout[-3000:]
     report = json.loads((tmp_path / "streaming_kuairand.json").read_text())
@@ -161,7 +161,9 @@ def test_streaming_kuairand_benchmark_writes_its_report(tmp_path):
     for result in report["results"]:
         stream, memory = result["stream"], result["memory"]
         assert stream["stages"]["read_pass"]["rows_per_second"] > 0
-        assert stream["train_rows_per_second"] > 0 and np.isfinite(stream["val_loss"])
+        assert (
+            stream["stages"]["date_pass"]["rows_per_second"] > 0 and "fit" not in stream["stages"]
+        )
         assert 0 < stream["train_rows"] < result["rows"]
         assert memory["peak_rss_mb"] > 0 and memory["stages"]["load"]["seconds"] > 0
     assert "Does memory grow with the log?" in (tmp_path / "streaming_kuairand.md").read_text()

@@ -37,7 +37,7 @@ def _uci_copy(tmp_path, train_rows=1500, test_rows=601, edit=None):
 def test_the_shipped_files_stream_as_they_load():
     streamed = load_census_income(streaming=True)
     assert isinstance(streamed, StreamingCensusIncome)
-    assert_streams_as_loaded(load_census_income(), streamed, batch_size=8192)
+    assert_streams_as_loaded(load_census_income(), streamed, batch_size=65536)
     assert streamed.summary.startswith("199,523 training rows (income 6.21%")
 
 
