@@ -433,6 +433,16 @@ def run_guarded_child(cmd, out_path, log_path, env, timeout_s):
     return record
 
 
+def finish_child(record, out_path, guard):
+    """A child's last step: its peak RSS over the stages, `status` ok, the record written, the
+    memory guard (`start_memory_guard`) stopped."""
+    record["peak_rss_mb"] = max(s["peak_rss_mb"] for s in record["stages"].values())
+    record["status"] = "ok"
+    write_json(out_path, record)
+    os.kill(guard, signal.SIGTERM)
+    os.waitpid(guard, 0)
+
+
 def child_failure_kind(record, note):
     """Why a `run_child` measurement failed: the memory guard's note, or what its log shows."""
     if note:

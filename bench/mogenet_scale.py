@@ -58,7 +58,6 @@ import argparse
 import json
 import math
 import os
-import signal
 import sys
 import tempfile
 import time
@@ -370,12 +369,8 @@ def child(num_edges, settings, out_path):
         "all_params": int(model.count_params()),
         "final_task_loss": result.history.get("task_loss", [None])[-1],
     }
-    record["peak_rss_mb"] = max(s["peak_rss_mb"] for s in record["stages"].values())
-    record["status"] = "ok"
     record["child_wall_s"] = round(time.perf_counter() - t_start, 1)
-    bu.write_json(out_path, record)
-    os.kill(guard, signal.SIGTERM)
-    os.waitpid(guard, 0)
+    bu.finish_child(record, out_path, guard)
 
 
 # ---------------------------------------------------------------------------

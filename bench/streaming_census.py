@@ -52,7 +52,6 @@ import json
 import math
 import os
 import shutil
-import signal
 import sys
 import tempfile
 import time
@@ -577,12 +576,8 @@ def child(kind, rows, settings, out_path):
             "val_loss": [round(v, 5) for v in result.history.get("val_loss", [])],
             "test_auc": {t: round(metrics[t]["auc"], 5) for t in TASKS},
         }
-    record["peak_rss_mb"] = max(s["peak_rss_mb"] for s in record["stages"].values())
-    record["status"] = "ok"
     record["child_wall_s"] = round(time.perf_counter() - t_start, 1)
-    bu.write_json(out_path, record)
-    os.kill(guard, signal.SIGTERM)
-    os.waitpid(guard, 0)
+    bu.finish_child(record, out_path, guard)
 
 
 # ---------------------------------------------------------------------------

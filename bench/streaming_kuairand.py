@@ -28,7 +28,6 @@ import json
 import math
 import os
 import shutil
-import signal
 import sys
 import tempfile
 import time
@@ -187,11 +186,7 @@ def child(kind, data_dir, rows, settings, out_path):
             stage("fit", time.perf_counter() - started)
             record["train_rows_per_second"] = round(result.train_samples_per_second)
             record["val_loss"] = round(result.history["val_loss"][-1], 5)
-    record["peak_rss_mb"] = max(s["peak_rss_mb"] for s in record["stages"].values())
-    record["status"] = "ok"
-    bu.write_json(out_path, record)
-    os.kill(guard, signal.SIGTERM)
-    os.waitpid(guard, 0)
+    bu.finish_child(record, out_path, guard)
 
 
 def run_kind(kind, data_dir, rows, settings, out_dir):

@@ -182,10 +182,6 @@ class StreamingKuaiRand(StreamingDataset):
         return [t.name for t in self.tasks if t.name in masked]
 
     @property
-    def has_label_masks(self):
-        return bool(self.masked_tasks)
-
-    @property
     def settings(self):
         """The loader's arguments (for `zoo evaluate`) and the files and dates read."""
         return {

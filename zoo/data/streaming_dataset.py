@@ -47,12 +47,14 @@ class StreamingDataset:
     """
 
     user_feature = None
+    # Tasks whose label can be missing on a row; their batches carry weights.
+    masked_tasks = ()
 
     # -- what the trainer and the CLI ask of any dataset ----------------------
 
     @property
     def has_label_masks(self):
-        return False
+        return bool(self.masked_tasks)
 
     @property
     def task_names(self):

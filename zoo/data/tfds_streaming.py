@@ -54,10 +54,6 @@ class StreamingTFDS(StreamingDataset):
         self._learned = None
 
     @property
-    def has_label_masks(self):
-        return bool(self.masked_tasks)
-
-    @property
     def settings(self):
         return dict(self._settings)
 

@@ -364,10 +364,6 @@ class StreamingTFRecordDataset(StreamingDataset):
     # -- what the trainer and the CLI ask of any dataset ----------------------
 
     @property
-    def has_label_masks(self):
-        return bool(self.masked_tasks)
-
-    @property
     def settings(self):
         """The loader's arguments (for `zoo evaluate`) and the converted source's settings."""
         return {
