@@ -21,8 +21,13 @@ import json
 import os
 import sys
 
-# Quiet TensorFlow's C++ start-up chatter unless the user asked for it.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# Nothing here imports TensorFlow at module level: `zoo --help` and a mistyped
+# flag are answered before that import (about 5 s), which `main` makes only
+# for a command that runs.
+from zoo.cli import run_dir
+from zoo.cli.quiet import import_tensorflow
+from zoo.files import write_json
+from zoo.registry import DATASETS, MODELS
 
 DATASET_FLAGS = {
     # flag dest -> loader argument
@@ -113,17 +118,27 @@ def _task_weights(text):
 
 
 def build_parser():
-    from zoo.data.registry import DATASETS
-    from zoo.models.registry import MODELS
-
+    # allow_abbrev=False: a mistyped flag such as --epoch must be an error, not
+    # silently taken for --epochs (or, when ambiguous, for something else).
     parser = argparse.ArgumentParser(
         prog="zoo",
         description="Train, evaluate and export multi-task ranking models (Keras 3).",
+        allow_abbrev=False,
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    # Flags every command takes.
+    common = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    common.add_argument(
+        "--verbose",
+        action="store_true",
+        help="show TensorFlow's native log lines (hidden by default; setting "
+        "TF_CPP_MIN_LOG_LEVEL yourself also shows them at that level)",
+    )
 
     train = commands.add_parser(
         "train",
+        parents=[common],
+        allow_abbrev=False,
         help="train a model, report per-task metrics, export a SavedModel",
         description=(
             "Train a model with model.fit (XLA on by default), early-stop on the validation "
@@ -413,13 +428,22 @@ def build_parser():
         "--output-dir",
         default=None,
         help="where metrics.json, model.keras and TensorBoard logs go "
-        "(default: runs/<model>-<dataset>-<time>)",
+        "(default: runs/<model>-<dataset>-<time>); a folder that holds a run is refused "
+        "unless --overwrite",
+    )
+    output.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace the run already in --output-dir (its files are kept until the new "
+        "model is saved)",
     )
     _add_export_flags(output)
     output.add_argument("--no-export", action="store_true", help="do not export a SavedModel")
 
     evaluate = commands.add_parser(
         "evaluate",
+        parents=[common],
+        allow_abbrev=False,
         help="report exact per-task metrics of a trained run",
         description="Reload RUN_DIR/model.keras and the dataset named in RUN_DIR/metrics.json, "
         "and print per-task AUC and loss; writes RUN_DIR/evaluation.json.",
@@ -441,6 +465,8 @@ def build_parser():
 
     search = commands.add_parser(
         "search",
+        parents=[common],
+        allow_abbrev=False,
         help="search a model architecture (AutoMTL) and write it to a file",
         description=(
             "AutoMTL's differentiable architecture search (Algorithm 1 of the paper): alpha "
@@ -534,6 +560,8 @@ def build_parser():
 
     export = commands.add_parser(
         "export",
+        parents=[common],
+        allow_abbrev=False,
         help="export a trained run as a TF Serving SavedModel",
         description="Write RUN_DIR/model.keras as EXPORT_DIR/NAME/VERSION/ for TF Serving.",
     )
@@ -543,6 +571,8 @@ def build_parser():
 
     convert = commands.add_parser(
         "convert",
+        parents=[common],
+        allow_abbrev=False,
         help="write a dataset as sharded TFRecord files, for `--dataset tfrecord`",
         description="Stream every split of a dataset into DIR as "
         "<split>-00000-of-000NN.tfrecord.gz files of tf.train.Examples, with DIR/schema.json "
@@ -728,15 +758,6 @@ def _model_config(path, model_class, name):
     return config
 
 
-def _write_json(path, payload):
-    # Write beside, then rename: a crash never leaves a truncated file.
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(payload, f, indent=2, sort_keys=False)
-        f.write("\n")
-    os.replace(tmp, path)
-
-
 def _print_metrics(title, metrics_by_split):
     print(title)
     for split, results in metrics_by_split.items():
@@ -866,12 +887,120 @@ def _warmup_rows(dataset, count=8):
     return dataset.head("validation", count)
 
 
+def _output_names(args):
+    """`(output_dir, export_name)` of a `zoo train` run, from the flags."""
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    output_dir = args.output_dir or os.path.join("runs", f"{args.model}-{args.dataset}-{stamp}")
+    export_name = None if args.no_export else args.export_name or f"{args.model}-{args.dataset}"
+    return output_dir, export_name
+
+
+def _check_output_dir(args, output_dir):
+    """Whether the run resumes from a backup, after checking that the folder can take it."""
+    from zoo.distribute.backup import read_backup_state
+
+    resuming = bool(args.backup_dir) and read_backup_state(args.backup_dir) is not None
+    try:
+        run_dir.check_output_dir(output_dir, args.overwrite, resuming)
+    except ValueError as error:
+        raise SystemExit(f"zoo train: error: {error}") from None
+    return resuming
+
+
+def _check_every_split(dataset):
+    """Reads every split once, so a bad row anywhere stops the run before training.
+
+    In-memory datasets were checked while loading; a stream checks its rows
+    on its first pass over each split (`num_rows`), which would otherwise be
+    the evaluation after training for validation and test.
+    """
+    for split in ("train", "validation", "test"):
+        dataset.num_rows(split)
+
+
+def _check_task_names(args, tasks):
+    names = [t.name for t in tasks]
+    for flag, given in (
+        ("--loss-weights", args.loss_weights),
+        ("--ranking-weights", args.ranking_weights),
+        ("--bias-tasks", args.bias_tasks),
+    ):
+        unknown = [name for name in (given or ()) if name not in names]
+        if unknown:
+            raise SystemExit(
+                f"zoo train: error: {flag} names {unknown}, which the dataset does not have; "
+                f"its tasks are {names}."
+            )
+
+
+def _training_record(args, model, dataset, config, result, precision, strategy, graph_inputs):
+    """The run record written as soon as training ends (metrics come later)."""
+    from zoo import __version__
+
+    return {
+        "status": "trained",
+        "zoo_version": __version__,
+        "model": args.model,
+        "model_config": {k: v for k, v in model.get_config().items() if k != "preprocessor"},
+        "num_params": int(model.count_params()),
+        "data": dataset.settings,
+        "training": {
+            "epochs": config.epochs,
+            "batch_size": config.batch_size,
+            "learning_rate": config.learning_rate,
+            "jit_compile": config.jit_compile,
+            "steps_per_execution": result.steps_per_execution,
+            "steps_per_epoch": result.steps_per_epoch,
+            "early_stopping_patience": config.early_stopping_patience,
+            "early_stopping_monitor": config.early_stopping_monitor,
+            "seed": config.seed,
+            "precision": precision,
+            "strategy": args.strategy,
+            "replicas": strategy.num_replicas_in_sync,
+            "loss_weighting": {
+                "type": type(model.loss_weighting).__name__,
+                "task_weights": model.loss_weighting.task_weights(),
+            },
+            "epochs_run": result.epochs_run,
+            "best_epoch": result.best_epoch,
+            "resumed_from_epoch": result.resumed_from_epoch,
+            "epoch_seconds": [round(s, 4) for s in result.epoch_seconds],
+            "history": result.history,
+        },
+        "graphs": graph_inputs
+        and {
+            "summary": graph_inputs.summary(),
+            "fanouts": graph_inputs.fanouts and list(graph_inputs.fanouts),
+            "top_k": graph_inputs.graphs.top_k,
+            "channels": list(model.graph_channels),
+        },
+        "throughput": {"train_samples_per_second": round(result.train_samples_per_second, 1)},
+        "metrics": None,
+        "gates": None,
+        "artifacts": {"model": None, "saved_model": None},
+    }
+
+
+def _recovery_hint(output_dir, args, export_name):
+    export = f"zoo export --run-dir {output_dir}"
+    if export_name is not None:
+        export += f" --export-dir {args.export_dir} --export-name {export_name}"
+    return (
+        f"the trained model is safe in {output_dir}/model.keras, with its record in "
+        f"{output_dir}/metrics.json. Finish the run with `zoo evaluate --run-dir {output_dir}` "
+        f"and `{export}`."
+    )
+
+
 def run_train(args):
+    output_dir, export_name = _output_names(args)
     import keras
 
     from zoo.data.registry import get_loader, load_dataset
     from zoo.distribute import cluster_role, make_strategy
+    from zoo.distribute.backup import check_backup_matches
     from zoo.export.saved_model import export_saved_model
+    from zoo.export.target import check_export_target
     from zoo.losses.weighting import FixedLossWeights
     from zoo.models.registry import get_model_class
     from zoo.training.precision import set_precision
@@ -880,8 +1009,11 @@ def run_train(args):
     try:
         role = cluster_role()
         model_class = get_model_class(args.model)
-        get_loader(args.dataset)
-    except ValueError as error:
+        # Only the chief writes; another worker may start after it has made the folder.
+        resuming = _check_output_dir(args, output_dir) if role.is_chief else False
+        if export_name is not None and role.is_chief:
+            check_export_target(args.export_dir, export_name)
+    except (ValueError, OSError) as error:
         raise SystemExit(f"zoo train: error: {error}") from None
     model_kwargs = _model_config(args.model_config, model_class, args.model)
     model_kwargs.update(_flag_kwargs(args, MODEL_FLAGS, model_class, "model", args.model))
@@ -933,12 +1065,10 @@ def run_train(args):
     dataset = load_dataset(args.dataset, **dataset_kwargs)
     if dataset.summary:
         print(f"{dataset.name}: {dataset.summary}", flush=True)
+    _check_every_split(dataset)
+    _check_task_names(args, dataset.tasks)
     preprocessor = dataset.make_preprocessor()
-    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-    output_dir = args.output_dir or os.path.join("runs", f"{args.model}-{args.dataset}-{stamp}")
-    if role.is_chief:
-        os.makedirs(output_dir, exist_ok=True)
-    config.tensorboard_dir = os.path.join(output_dir, "logs")
+    config.tensorboard_dir = os.path.join(output_dir, run_dir.LOGS)
     if "base_rates" in _accepted_arguments(model_class):
         from zoo.models.dlen import base_rates
 
@@ -956,16 +1086,29 @@ def run_train(args):
                 **model_kwargs,
             )
             model.build()  # checks that need the weights, e.g. GradNorm's shared weights
+        if args.backup_dir:
+            check_backup_matches(args.backup_dir, model)
     except ValueError as error:
         raise SystemExit(f"zoo train: error: {error}") from None
     if args.early_stopping_monitor is None and not isinstance(
         model.loss_weighting, FixedLossWeights
     ):
         config.early_stopping_monitor = "val_task_loss"
+    if role.is_chief:
+        # The last check, and the first write: the folder is claimed just before training.
+        try:
+            run_dir.claim_output_dir(output_dir, overwrite=args.overwrite, resuming=resuming)
+        except ValueError as error:
+            raise SystemExit(f"zoo train: error: {error}") from None
     print(
         f"{args.model}: {len(dataset.features)} features, tasks "
         f"{[t.name for t in dataset.tasks]}, {dataset.num_rows('train'):,} training rows",
         flush=True,
+    )
+    args.interrupted_note = "training stopped before it finished; nothing was saved " + (
+        f"but the backup in {args.backup_dir}: the same command resumes after its last epoch."
+        if args.backup_dir
+        else "(--backup-dir DIR keeps every finished epoch, to resume after an interruption)."
     )
     try:
         result = fit(model, dataset, config, graph_inputs=graph_inputs)
@@ -977,96 +1120,70 @@ def run_train(args):
         # Every worker holds the same weights; one copy of the outputs is enough.
         print(f"Worker {role.task_index}: training done; the chief writes {output_dir}.")
         return None
-    metrics = {split: evaluate(model, dataset, split) for split in ("validation", "test")}
-    _print_metrics(
-        f"Exact per-task metrics (weights of epoch {result.best_epoch} of {result.epochs_run}):",
-        metrics,
-    )
-    print(
-        f"Training throughput: {result.train_samples_per_second:,.0f} samples/s "
-        "(median of the epochs after the first)"
-    )
-    gates = _gate_summary(model, dataset, "test") if model.gate_expert_names() else None
 
-    model_path = os.path.join(output_dir, "model.keras")
-    # Saved beside, then renamed, like metrics.json: never a truncated model.keras.
-    partial_path = os.path.join(output_dir, ".partial-model.keras")
-    model.save(partial_path)
-    os.replace(partial_path, model_path)
-    export_path = None
-    if not args.no_export:
-        export_name = args.export_name or f"{args.model}-{args.dataset}"
-        export_path = export_saved_model(
-            model, args.export_dir, export_name, warmup_rows=_warmup_rows(dataset)
+    # A finished fit is saved before anything else can fail: the model and a
+    # record that `zoo evaluate --run-dir` and `zoo export --run-dir` can finish from.
+    record = _training_record(
+        args, model, dataset, config, result, precision, strategy, graph_inputs
+    )
+    model_path = run_dir.save_model(model, output_dir)
+    record["artifacts"]["model"] = os.path.abspath(model_path)
+    metrics_path = os.path.join(output_dir, run_dir.RUN_RECORD)
+    write_json(metrics_path, record)
+    run_dir.drop_replaced_run(output_dir)
+    args.interrupted_note = _recovery_hint(output_dir, args, export_name)
+    try:
+        metrics = {split: evaluate(model, dataset, split) for split in ("validation", "test")}
+        _print_metrics(
+            f"Exact per-task metrics (weights of epoch {result.best_epoch} of "
+            f"{result.epochs_run}):",
+            metrics,
         )
-    payload = {
-        "model": args.model,
-        "model_config": {k: v for k, v in model.get_config().items() if k != "preprocessor"},
-        "num_params": int(model.count_params()),
-        "data": dataset.settings,
-        "training": {
-            "epochs": config.epochs,
-            "batch_size": config.batch_size,
-            "learning_rate": config.learning_rate,
-            "jit_compile": config.jit_compile,
-            "steps_per_execution": config.steps_per_execution,
-            "early_stopping_patience": config.early_stopping_patience,
-            "early_stopping_monitor": config.early_stopping_monitor,
-            "seed": config.seed,
-            "precision": precision,
-            "strategy": args.strategy,
-            "replicas": strategy.num_replicas_in_sync,
-            "loss_weighting": {
-                "type": type(model.loss_weighting).__name__,
-                "task_weights": model.loss_weighting.task_weights(),
-            },
-            "epochs_run": result.epochs_run,
-            "best_epoch": result.best_epoch,
-            "epoch_seconds": [round(s, 4) for s in result.epoch_seconds],
-            "history": result.history,
-        },
-        "graphs": graph_inputs
-        and {
-            "summary": graph_inputs.summary(),
-            "fanouts": graph_inputs.fanouts and list(graph_inputs.fanouts),
-            "top_k": graph_inputs.graphs.top_k,
-            "channels": list(model.graph_channels),
-        },
-        "throughput": {"train_samples_per_second": round(result.train_samples_per_second, 1)},
-        "metrics": metrics,
-        "gates": gates,
-        "artifacts": {
-            "model": os.path.abspath(model_path),
-            "saved_model": export_path and os.path.abspath(export_path),
-        },
-    }
-    metrics_path = os.path.join(output_dir, "metrics.json")
-    _write_json(metrics_path, payload)
+        print(
+            f"Training throughput: {result.train_samples_per_second:,.0f} samples/s "
+            "(median of the epochs after the first)"
+        )
+        record["metrics"] = metrics
+        if model.gate_expert_names():
+            record["gates"] = _gate_summary(model, dataset, "test")
+        write_json(metrics_path, record)
+        if export_name is not None:
+            export_path = export_saved_model(
+                model, args.export_dir, export_name, warmup_rows=_warmup_rows(dataset)
+            )
+            record["artifacts"]["saved_model"] = os.path.abspath(export_path)
+        record["status"] = "complete"
+        write_json(metrics_path, record)
+    except Exception as error:
+        print(
+            f"zoo train: error after training: {type(error).__name__}: {error}\n"
+            f"zoo train: {_recovery_hint(output_dir, args, export_name)}",
+            file=sys.stderr,
+        )
+        raise SystemExit(1) from None
     print(f"Metrics: {metrics_path}")
     print(f"Keras model: {model_path}")
     print(
         f"TensorBoard logs: {config.tensorboard_dir}  "
         f"(tensorboard --logdir {config.tensorboard_dir})"
     )
-    if export_path:
-        print(f"SavedModel for TF Serving: {export_path}  (see savedmodels/README.md)")
-    return payload
+    if record["artifacts"]["saved_model"]:
+        print(
+            f"SavedModel for TF Serving: {os.path.relpath(record['artifacts']['saved_model'])}  "
+            "(see savedmodels/README.md)"
+        )
+    return record
 
 
-def _load_run(run_dir, data_dir=None):
-    import keras
-
+def _load_run(run_folder, data_dir=None, command="zoo"):
+    """The run record, the dataset it names and the trained model of a `zoo train` folder."""
     from zoo.data.registry import get_loader, load_dataset
 
-    metrics_path = os.path.join(run_dir, "metrics.json")
-    model_path = os.path.join(run_dir, "model.keras")
-    for path in (metrics_path, model_path):
-        if not os.path.exists(path):
-            raise SystemExit(
-                f"zoo: error: {path} not found; is {run_dir!r} a `zoo train` output dir?"
-            )
-    with open(metrics_path) as f:
-        run = json.load(f)
+    try:
+        run = run_dir.read_run_record(run_folder)
+        model = run_dir.load_keras_model(run_folder)
+    except run_dir.RunDirError as error:
+        raise SystemExit(f"{command}: error: {error}") from None
     settings = dict(run["data"])
     name = settings.pop("dataset")
     if data_dir:
@@ -1075,7 +1192,6 @@ def _load_run(run_dir, data_dir=None):
     # correlation); pass back only what the loader takes.
     accepted = inspect.signature(get_loader(name)).parameters
     dataset = load_dataset(name, **{k: v for k, v in settings.items() if k in accepted})
-    model = keras.saving.load_model(model_path)
     return run, dataset, model
 
 
@@ -1094,7 +1210,7 @@ def _relative_improvements(metrics, baseline_dir):
         baseline = json.load(f)
     out = {}
     for split, results in metrics.items():
-        base = baseline["metrics"].get(split)
+        base = (baseline.get("metrics") or {}).get(split)
         if base is None:
             raise SystemExit(
                 f"zoo evaluate: error: the baseline run {baseline_dir!r} has no {split!r} metrics "
@@ -1177,7 +1293,7 @@ def run_search(args):
     architecture = result.architecture
     architecture["search"]["command"] = "zoo " + " ".join(sys.argv[1:])
     path = save_architecture(architecture, os.path.join(output_dir, "architecture.json"))
-    _write_json(
+    write_json(
         os.path.join(output_dir, "search.json"),
         {
             "history": result.history,
@@ -1213,7 +1329,7 @@ def run_evaluate(args):
     from zoo.training.gate_diagnostics import plot_gate_heatmap
     from zoo.training.trainer import evaluate
 
-    run, dataset, model = _load_run(args.run_dir, args.data_dir)
+    run, dataset, model = _load_run(args.run_dir, args.data_dir, "zoo evaluate")
     splits = args.split or ["validation", "test"]
     metrics = {split: evaluate(model, dataset, split) for split in splits}
     _print_metrics(f"{run['model']} on {dataset.name}:", metrics)
@@ -1234,19 +1350,28 @@ def run_evaluate(args):
         )
         print(f"Gate heat map: {picture}")
     path = os.path.join(args.run_dir, "evaluation.json")
-    _write_json(path, payload)
+    write_json(path, payload)
     print(f"Wrote {path}")
     return payload
 
 
 def run_export(args):
     from zoo.export.saved_model import export_saved_model
+    from zoo.export.target import check_export_target
 
-    run, dataset, model = _load_run(args.run_dir)
+    if args.export_name is not None:
+        try:
+            check_export_target(args.export_dir, args.export_name)
+        except (ValueError, OSError) as error:
+            raise SystemExit(f"zoo export: error: {error}") from None
+    run, dataset, model = _load_run(args.run_dir, command="zoo export")
     name = args.export_name or f"{run['model']}-{dataset.name}"
-    path = export_saved_model(
-        model, args.export_dir, name, version=args.version, warmup_rows=_warmup_rows(dataset)
-    )
+    try:
+        path = export_saved_model(
+            model, args.export_dir, name, version=args.version, warmup_rows=_warmup_rows(dataset)
+        )
+    except (ValueError, OSError) as error:
+        raise SystemExit(f"zoo export: error: {error}") from None
     print(f"SavedModel for TF Serving: {path}")
     return path
 
@@ -1289,6 +1414,17 @@ def run_convert(args):
     return result
 
 
+def _check_names(args):
+    """Unknown model and dataset names, reported before TensorFlow is imported."""
+    try:
+        if args.command == "train":
+            MODELS.check_name(args.model)
+        if hasattr(args, "dataset"):
+            DATASETS.check_name(args.dataset)
+    except ValueError as error:
+        raise SystemExit(f"zoo {args.command}: error: {error}") from None
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     parser = build_parser()
@@ -1298,8 +1434,9 @@ def main(argv=None):
     if args.command is None:
         parser.print_help()
         return 2
-    from zoo.data.errors import DataError
-
+    _check_names(args)
+    # What an interrupted command has left, said in one line; each stage updates it.
+    args.interrupted_note = "nothing was written."
     handlers = {
         "train": run_train,
         "search": run_search,
@@ -1308,10 +1445,17 @@ def main(argv=None):
         "convert": run_convert,
     }
     try:
-        handlers[args.command](args)
-    except DataError as error:
-        print(f"zoo {args.command}: data error: {error}", file=sys.stderr)
-        return 1
+        import_tensorflow(verbose=args.verbose)
+        from zoo.data.errors import DataError
+
+        try:
+            handlers[args.command](args)
+        except DataError as error:
+            print(f"zoo {args.command}: data error: {error}", file=sys.stderr)
+            return 1
+    except KeyboardInterrupt:
+        print(f"\nzoo {args.command}: interrupted; {args.interrupted_note}", file=sys.stderr)
+        return 130
     return 0
 
 

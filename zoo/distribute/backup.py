@@ -1,5 +1,6 @@
 """Epoch checkpoints that every worker of a cluster restores from, written atomically."""
 
+import hashlib
 import json
 import os
 import shutil
@@ -54,6 +55,7 @@ class ClusterBackupAndRestore(keras.callbacks.Callback):
         state = read_backup_state(self.backup_dir)
         if state is None:
             return
+        check_backup_matches(self.backup_dir, self.model)
         if self.model.optimizer is not None and not self.model.optimizer.built:
             self.model.optimizer.build(self.model.trainable_variables)
         self.model.load_weights(os.path.join(self.backup_dir, state["weights"]))
@@ -70,7 +72,8 @@ class ClusterBackupAndRestore(keras.callbacks.Callback):
         self.model.save_weights(temporary, overwrite=True)
         os.replace(temporary, os.path.join(self.backup_dir, weights))
         _write_json_atomically(
-            os.path.join(self.backup_dir, STATE_FILE), {"epoch": epoch + 1, "weights": weights}
+            os.path.join(self.backup_dir, STATE_FILE),
+            {"epoch": epoch + 1, "weights": weights, "model": model_fingerprint(self.model)},
         )
         for name in os.listdir(self.backup_dir):
             if name.startswith("epoch-") and name != weights:
@@ -94,6 +97,38 @@ def read_backup_state(backup_dir):
             "was changed by hand or is shared by two runs."
         )
     return state
+
+
+def model_fingerprint(model):
+    """The model's class and the shapes of its weights in order: what a backup must match.
+
+    Weight names are left out: Keras numbers unnamed layers per process, so
+    the same model built twice in one process has other names.
+    """
+    shapes = [list(weight.shape) for weight in model.weights]
+    digest = hashlib.sha256(json.dumps(shapes).encode()).hexdigest()[:16]
+    return {"class": type(model).__name__, "num_weights": len(shapes), "shapes_sha256": digest}
+
+
+def check_backup_matches(backup_dir, model):
+    """Raises ValueError, before any training, if the backup was written by another model.
+
+    Restoring it would fail inside `fit` with Keras' "N objects could not be
+    loaded", or worse, half-load. Backups written before fingerprints were
+    recorded are not checked.
+    """
+    state = read_backup_state(backup_dir)
+    if state is None or "model" not in state:
+        return
+    expected, found = state["model"], model_fingerprint(model)
+    if expected != found:
+        raise ValueError(
+            f"The backup in {backup_dir} (epoch {state['epoch']}) was written by another model: "
+            f"{expected['class']} with {expected['num_weights']} weights, where this run builds "
+            f"{found['class']} with {found['num_weights']} weights"
+            + (" of other shapes" if expected["num_weights"] == found["num_weights"] else "")
+            + ". Use another --backup-dir for this run, or delete that folder to start afresh."
+        )
 
 
 def _write_json_atomically(path, payload):

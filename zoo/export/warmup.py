@@ -15,7 +15,18 @@ WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
 
 
 def build_predict_request(model_name, rows, dtypes, signature_name="serving_default"):
-    """A `PredictRequest` for `rows` (dict from feature name to a 1-D array)."""
+    """A `PredictRequest` for `rows` (dict from feature name to a 1-D array).
+
+    Raises:
+        KeyError: `rows` lacks a feature of `dtypes`.
+        TypeError: a feature's values do not convert to its dtype.
+    """
+    missing = [feature for feature in dtypes if feature not in rows]
+    if missing:
+        raise KeyError(
+            f"Expected warm-up rows for every input {list(dtypes)}. Missing: {missing}; "
+            f"received {sorted(rows)}."
+        )
     request = predict_pb2.PredictRequest(
         model_spec=model_pb2.ModelSpec(name=model_name, signature_name=signature_name)
     )
@@ -23,7 +34,14 @@ def build_predict_request(model_name, rows, dtypes, signature_name="serving_defa
         values = np.asarray(rows[feature])
         if dtype == tf.string:
             values = np.asarray([str(v).encode() for v in values], dtype=object)
-        request.inputs[feature].CopyFrom(tf.make_tensor_proto(values, dtype=dtype))
+        try:
+            proto = tf.make_tensor_proto(values, dtype=dtype)
+        except (TypeError, ValueError) as error:
+            raise TypeError(
+                f"Warm-up rows of feature {feature!r}: expected values of dtype {dtype.name}. "
+                f"Received {values.dtype} values that do not convert: {error}"
+            ) from None
+        request.inputs[feature].CopyFrom(proto)
     return request
 
 

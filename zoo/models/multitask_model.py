@@ -365,7 +365,12 @@ class MultiTaskModel(MultiWorkerFitFixes, keras.Model):
         return {self._display_name(name): w for name, w in weights.items()}
 
     def gate_expert_names(self):
-        """Dict from gate name (as in `gate_weights`) to the names of its experts."""
+        """Dict from gate name (as in `gate_weights`) to the names of its experts.
+
+        Empty for a model without a switcher (NGCF: one graph model per task).
+        """
+        if self.switcher is None:
+            return {}
         return {
             self._display_name(gate): [self._display_name(e) for e in experts]
             for gate, experts in self.switcher.gate_expert_names().items()

@@ -147,6 +147,11 @@ class TrainingResult:
         train_samples_per_second: training rows / median epoch time after the first.
         epochs_run: epochs trained before stopping.
         best_epoch: the epoch (1-based) whose weights the model holds at the end.
+        resumed_from_epoch: epochs restored from a backup before this `fit`
+            (0 without one); `epochs_run` and `best_epoch` count them,
+            `history` and `epoch_seconds` cover only the epochs after them.
+        steps_per_epoch: training steps in each epoch (`execution_plan`).
+        steps_per_execution: steps per compiled call actually used.
     """
 
     history: dict
@@ -154,6 +159,9 @@ class TrainingResult:
     train_samples_per_second: float
     epochs_run: int
     best_epoch: int
+    resumed_from_epoch: int = 0
+    steps_per_epoch: int | None = None
+    steps_per_execution: int | None = None
 
 
 def fit(model, dataset, config, graph_inputs=None, callbacks=()):
@@ -229,7 +237,10 @@ def fit(model, dataset, config, graph_inputs=None, callbacks=()):
     if multi_worker:
         train_data = shard_by_worker(train_data, dataset, "train")
         validation_data = shard_by_worker(validation_data, dataset, "validation", by_file=False)
-    steps_per_epoch = int(train_data.cardinality())  # batches per pass, as batched_dataset cut them
+    steps_per_pass = int(train_data.cardinality())  # batches per pass, as batched_dataset cut them
+    steps_per_execution, steps_per_epoch = execution_plan(
+        steps_per_pass, 1 if multi_worker else config.steps_per_execution
+    )
     # One endless iterator for the whole fit, each pass a new permutation.
     # Without repeat() Keras builds a new tf.data iterator every epoch,
     # and creating one sometimes stalls for 0.2-2 s of idle wall time.
@@ -242,7 +253,7 @@ def fit(model, dataset, config, graph_inputs=None, callbacks=()):
         model.compile(
             optimizer=keras.optimizers.Adam(learning_rate=config.learning_rate),
             jit_compile=config.jit_compile and not model.uses_graph and not multi_worker,
-            steps_per_execution=1 if multi_worker else config.steps_per_execution,
+            steps_per_execution=steps_per_execution,
         )
     if config.backup_dir and not model.built:
         # A backup can only be restored into built weights; Keras builds a
@@ -252,9 +263,11 @@ def fit(model, dataset, config, graph_inputs=None, callbacks=()):
     timer = TrainingTimer()
     extra_callbacks = list(callbacks)
     callbacks = [timer, TaskLossTotal(model.task_names)]
+    backup = None
     if config.backup_dir:
         # Before early stopping: a restored run's first epoch counts from the backup.
-        callbacks.insert(0, ClusterBackupAndRestore(config.backup_dir))
+        backup = ClusterBackupAndRestore(config.backup_dir)
+        callbacks.insert(0, backup)
     if config.early_stopping_patience is not None:
         callbacks.append(
             keras.callbacks.EarlyStopping(
@@ -281,22 +294,61 @@ def fit(model, dataset, config, graph_inputs=None, callbacks=()):
     if model.uses_graph:
         model.refresh_graph_tables(graph_inputs)
     monitored = history.history.get(config.early_stopping_monitor, [])
-    epochs_run = len(timer.epoch_seconds)  # in this call: a resumed fit skips restored epochs
+    # A resumed fit trains only the epochs after its backup; history and
+    # timings cover those, the epoch numbers count from the run's start.
+    resumed_from_epoch = backup.restored_epoch if backup is not None else 0
+    epochs_run = resumed_from_epoch + len(timer.epoch_seconds)
     # The epoch whose weights the model now holds: early stopping restores
-    # the best monitored epoch; without it the last epoch's weights stay.
-    if config.early_stopping_patience is not None:
+    # the best monitored epoch of this call; without it the last epoch's weights stay.
+    if config.early_stopping_patience is not None and monitored:
         pick = np.argmax if config.monitor_mode == "max" else np.argmin
-        best_epoch = int(pick(monitored)) + 1
+        best_epoch = resumed_from_epoch + int(pick(monitored)) + 1
     else:
         best_epoch = epochs_run
+    rows_per_epoch = dataset.num_rows("train") * steps_per_epoch / steps_per_pass
     return TrainingResult(
         history={k: [float(v) for v in vals] for k, vals in history.history.items()},
         epoch_seconds=timer.epoch_seconds,
-        train_samples_per_second=dataset.num_rows("train")
-        / steady_epoch_seconds(timer.epoch_seconds),
+        # No epoch left to train after a backup of the last one: nothing was timed.
+        train_samples_per_second=rows_per_epoch / steady_epoch_seconds(timer.epoch_seconds)
+        if timer.epoch_seconds
+        else 0.0,
         epochs_run=epochs_run,
         best_epoch=best_epoch,
+        resumed_from_epoch=resumed_from_epoch,
+        steps_per_epoch=steps_per_epoch,
+        steps_per_execution=steps_per_execution,
     )
+
+
+def execution_plan(steps_per_pass, steps_per_execution):
+    """`(steps_per_execution, steps_per_epoch)` such that every epoch is whole executions.
+
+    Keras runs `steps_per_execution` steps per compiled call, and on an
+    endless (repeated) input it runs the last call of an epoch in full: 195
+    batches per pass in calls of 8 trained 200 steps an epoch, shown as
+    "200/195". Here the calls tile the epoch: of the call sizes from half
+    the requested one up to it, the one that pads the pass least (a
+    divisor pads nothing: 195 in calls of 5), the larger on a tie. An
+    epoch is then one pass, or a pass and the few batches of the next that
+    the padding adds (197 in calls of 6: 198 steps), which the progress bar
+    and the throughput count.
+    """
+    if steps_per_pass < 1:
+        raise ValueError(
+            f"The training split gives no batches (steps per pass: {steps_per_pass}); it needs "
+            "at least one row."
+        )
+    requested = max(1, min(int(steps_per_execution), steps_per_pass))
+
+    def steps_per_epoch(size):
+        return -(-steps_per_pass // size) * size
+
+    size = min(
+        range((requested + 1) // 2, requested + 1),
+        key=lambda size: (steps_per_epoch(size) - steps_per_pass, -size),
+    )
+    return size, steps_per_epoch(size)
 
 
 def shard_by_worker(data, dataset, split, by_file=True):
