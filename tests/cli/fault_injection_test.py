@@ -95,6 +95,28 @@ def test_bad_output_flags_stop_the_run_before_training(tmp_path, flags, message)
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--steps-per-execution", "0"], "steps_per_execution >= 1"),
+        (["--dataset", "kuairand", "--tasks", "click,nope"], "unknown: nope"),
+        (["--loss-weights", "nope=2"], "--loss-weights names \\['nope'\\]"),
+    ],
+    ids=["steps-per-execution", "loader-option", "task-name"],
+)
+def test_bad_settings_are_usage_errors_not_tracebacks(tmp_path, flags, message):
+    with pytest.raises(SystemExit, match=message):
+        _train(tmp_path, *flags)
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_negative_seed_is_refused_by_the_parser(capsys):
+    with pytest.raises(SystemExit) as stopped:
+        main(["train", "--seed", "-5"])
+    assert stopped.value.code == 2
+    assert "--seed: expected an integer from 0 to 2**32 - 1; got '-5'" in capsys.readouterr().err
+
+
 def test_a_folder_that_holds_a_run_is_refused_unless_overwritten(tmp_path):
     assert _train(tmp_path, "--no-export") == 0
     first = json.loads((tmp_path / "run" / "metrics.json").read_text())

@@ -93,6 +93,16 @@ def _units(text):
     return units
 
 
+def _seed(text):
+    try:
+        seed = int(text)
+    except ValueError:
+        seed = -1
+    if not 0 <= seed < 2**32:  # what Python, NumPy and TensorFlow all take
+        raise argparse.ArgumentTypeError(f"expected an integer from 0 to 2**32 - 1; got {text!r}")
+    return seed
+
+
 def _names(text):
     names = [n.strip() for n in text.split(",") if n.strip()]
     if not names:
@@ -371,7 +381,10 @@ def build_parser():
         "--learning-rate", type=float, default=1e-3, help="Adam (default: %(default)s)"
     )
     fitting.add_argument(
-        "--seed", type=int, default=2024, help="seeds weights and shuffling (default: %(default)s)"
+        "--seed",
+        type=_seed,
+        default=2024,
+        help="seeds weights and shuffling (default: %(default)s)",
     )
     fitting.add_argument(
         "--early-stopping-patience",
@@ -548,7 +561,7 @@ def build_parser():
         "XLA step was slower than graph mode and took minutes to compile)",
     )
     searching.add_argument(
-        "--seed", type=int, default=2024, help="seeds everything (default: %(default)s)"
+        "--seed", type=_seed, default=2024, help="seeds everything (default: %(default)s)"
     )
     searching.add_argument("--quiet", action="store_true", help="one line per epoch")
     searching.add_argument(
@@ -737,6 +750,20 @@ def _flag_kwargs(args, flags, target, kind, name):
             )
         kwargs[argument] = value
     return kwargs
+
+
+def _load_dataset(args, dataset_kwargs):
+    """The dataset the flags name; a bad option is a usage error, a bad file a data error."""
+    from zoo.data.errors import DataError
+    from zoo.data.registry import load_dataset
+
+    print(f"Loading {args.dataset} ...", flush=True)
+    try:
+        return load_dataset(args.dataset, **dataset_kwargs)
+    except DataError:
+        raise
+    except (ValueError, TypeError) as error:
+        raise SystemExit(f"zoo {args.command}: error: {error}") from None
 
 
 def _model_config(path, model_class, name):
@@ -996,7 +1023,7 @@ def run_train(args):
     output_dir, export_name = _output_names(args)
     import keras
 
-    from zoo.data.registry import get_loader, load_dataset
+    from zoo.data.registry import get_loader
     from zoo.distribute import cluster_role, make_strategy
     from zoo.distribute.backup import check_backup_matches
     from zoo.export.saved_model import export_saved_model
@@ -1061,8 +1088,7 @@ def run_train(args):
             flush=True,
         )
     keras.utils.set_random_seed(args.seed)
-    print(f"Loading {args.dataset} ...", flush=True)
-    dataset = load_dataset(args.dataset, **dataset_kwargs)
+    dataset = _load_dataset(args, dataset_kwargs)
     if dataset.summary:
         print(f"{dataset.name}: {dataset.summary}", flush=True)
     _check_every_split(dataset)
@@ -1227,7 +1253,7 @@ def _relative_improvements(metrics, baseline_dir):
 def run_search(args):
     import keras
 
-    from zoo.data.registry import get_loader, load_dataset
+    from zoo.data.registry import get_loader
     from zoo.layers.search.candidates import EXPERT_OPS, INTERACTION_OPS
     from zoo.models.automtl_supernet import AutoMTLSupernet
     from zoo.search import SearchConfig, describe_architecture, save_architecture, search_automtl
@@ -1254,8 +1280,7 @@ def run_search(args):
     except ValueError as error:
         raise SystemExit(f"zoo search: error: {error}") from None
     keras.utils.set_random_seed(args.seed)
-    print(f"Loading {args.dataset} ...", flush=True)
-    dataset = load_dataset(args.dataset, **dataset_kwargs)
+    dataset = _load_dataset(args, dataset_kwargs)
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     output_dir = args.output_dir or os.path.join("runs", f"automtl-search-{args.dataset}-{stamp}")
     os.makedirs(output_dir, exist_ok=True)
@@ -1377,7 +1402,7 @@ def run_export(args):
 
 
 def run_convert(args):
-    from zoo.data.registry import get_loader, load_dataset
+    from zoo.data.registry import get_loader
     from zoo.data.tfrecord import write_tfrecord_shards
 
     try:
@@ -1387,8 +1412,7 @@ def run_convert(args):
     dataset_kwargs = _flag_kwargs(
         args, DATASET_FLAGS, get_loader(args.dataset), "dataset", args.dataset
     )
-    print(f"Loading {args.dataset} ...", flush=True)
-    dataset = load_dataset(args.dataset, **dataset_kwargs)
+    dataset = _load_dataset(args, dataset_kwargs)
 
     def progress(split, path, rows):
         print(f"  {split}: {rows:,} rows written", flush=True)

@@ -72,6 +72,11 @@ class TrainingConfig:
             raise ValueError(f"Expected epochs >= 1. Received: epochs={self.epochs}")
         if self.batch_size < 1:
             raise ValueError(f"Expected batch_size >= 1. Received: batch_size={self.batch_size}")
+        if self.steps_per_execution < 1:
+            raise ValueError(
+                "Expected steps_per_execution >= 1. "
+                f"Received: steps_per_execution={self.steps_per_execution}"
+            )
         if not self.learning_rate > 0:
             raise ValueError(
                 f"Expected learning_rate > 0. Received: learning_rate={self.learning_rate}"
