@@ -44,10 +44,18 @@ def serve_in_fresh_process(saved_model_path, batches, work_dir):
     arrays = {f"{batch}/{k}": v for batch, raw in batches.items() for k, v in raw.items()}
     inputs = os.path.join(work_dir, "inputs.npz")
     np.savez(inputs, **arrays)
+    return run_without_zoo(SERVE, [str(saved_model_path), inputs], work_dir)
+
+
+def run_without_zoo(script, args, work_dir):
+    """Runs a Python `script` in a new interpreter that cannot import the zoo from this checkout.
+
+    Returns the JSON object the script printed on its last line.
+    """
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env["TF_CPP_MIN_LOG_LEVEL"] = "3"
     completed = subprocess.run(
-        [sys.executable, "-c", SERVE, str(saved_model_path), inputs],
+        [sys.executable, "-c", script, *map(str, args)],
         capture_output=True,
         text=True,
         cwd=work_dir,

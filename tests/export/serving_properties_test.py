@@ -8,11 +8,7 @@ dtype check in a signature call names its position in sorted name order, as
 the table below records); every answer is finite.
 """
 
-import json
-import os
 import re
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -20,6 +16,7 @@ import tensorflow as tf
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+from tests.fresh_process import run_without_zoo
 from zoo import export
 
 RAW_DTYPES = {
@@ -337,18 +334,7 @@ print(json.dumps(answers))
 
 @pytest.mark.slow
 def test_named_refusals_in_a_process_without_the_zoo(exported, tmp_path):
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    env["TF_CPP_MIN_LOG_LEVEL"] = "3"
-    completed = subprocess.run(
-        [sys.executable, "-c", FRESH, exported],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        env=env,
-        timeout=300,
-    )
-    assert completed.returncode == 0, completed.stderr[-3000:]
-    answers = json.loads(completed.stdout.strip().splitlines()[-1])
+    answers = run_without_zoo(FRESH, [exported], tmp_path)
     assert answers["zoo_imported"] is False
     assert np.isfinite(answers["good"]["click"]).all() and len(answers["good"]["like"]) == 2
     assert "Shape of tensor age [2,1] is not compatible" in answers["shape"]
