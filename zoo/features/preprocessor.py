@@ -1,9 +1,26 @@
+import math
+import warnings
+
 import keras
 import numpy as np
 import tensorflow as tf
 
 from zoo.api import register
 from zoo.features.spec import CategoricalFeature, NumericFeature, feature_from_config
+
+# A numeric feature whose standard deviation is at most this fraction of its
+# mean's magnitude is constant for the model. The test is relative, so units
+# never trip it: a rate with mean 5e-4 and standard deviation 3e-4 (ratio 0.6)
+# is an ordinary feature. 1e-6 because values reach the model as float32, whose
+# spacing is about 1.2e-7 of the value: a spread of a few float32 steps is
+# rounding, not signal, yet normalizing by it puts a serving value 0.01% off
+# the constant a hundred standard deviations out, and the predictions saturate.
+CONSTANT_RELATIVE_STD = 1e-6
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+class ConstantFeatureWarning(UserWarning):
+    """A feature does not vary in the data its statistics or vocabulary come from."""
 
 
 @register
@@ -26,7 +43,11 @@ class FeaturePreprocessor(keras.layers.Layer):
         features: list of `CategoricalFeature` / `NumericFeature` (or their
             `to_config()` dicts).
         vocabularies: dict name -> list of values, learned by `adapt`.
-        statistics: dict name -> `[mean, variance]`, learned by `adapt`.
+        statistics: dict name -> `[mean, variance]`, learned by `adapt`;
+            the variance of a feature constant in the training data is
+            widened (see `adapt_batches`). Given statistics are used as
+            they are, with a `ConstantFeatureWarning` if they would
+            saturate.
         **kwargs: base layer keyword arguments.
 
     Call arguments:
@@ -58,6 +79,19 @@ class FeaturePreprocessor(keras.layers.Layer):
             raise ValueError(f"Feature names must be unique. Received twice: {duplicates}")
         self.vocabularies = {k: list(v) for k, v in (vocabularies or {}).items()}
         self.statistics = {k: [float(s) for s in v] for k, v in (statistics or {}).items()}
+        for name, (mean, variance) in self.statistics.items():
+            if _is_constant(mean, variance):
+                # Kept as given: this is how the saved model was trained and
+                # exported, and a reloaded copy must predict what they do.
+                warnings.warn(
+                    f"Feature {name!r}: the given statistics (mean {mean:.7g}, variance "
+                    f"{variance:.3g}) have a negligible variance, so any value other than "
+                    f"{mean:.7g} normalizes to a huge number and saturates the predictions. "
+                    "They are used as given; adapt() again (it widens the variance of a "
+                    "constant feature) and retrain to fix this.",
+                    ConstantFeatureWarning,
+                    stacklevel=2,
+                )
         self._encoders = {f.name: self._make_encoder(f) for f in self.features}
         # Every encoder is complete once constructed (see _make_encoder), so
         # there is nothing left for build() to create.
@@ -96,6 +130,12 @@ class FeaturePreprocessor(keras.layers.Layer):
         vocabulary = self._vocabulary(feature)
         if vocabulary is None:
             return lookup(max_tokens=feature.max_tokens, **kwargs)
+        if not vocabulary:
+            # Learned from training values that were all the lookup's OOV
+            # token (-1 or "[UNK]"). Keras refuses an empty vocabulary; every
+            # value belongs in the OOV buckets, which hashing into as many
+            # bins gives.
+            return keras.layers.Hashing(num_bins=feature.num_oov_indices, name=name)
         return lookup(vocabulary=vocabulary, **kwargs)
 
     @property
@@ -120,7 +160,7 @@ class FeaturePreprocessor(keras.layers.Layer):
                 raw training values. Pass training data only: statistics
                 from validation or test rows would leak into the model.
         """
-        return self.adapt_batches([data])
+        return self._adapt_batches([data], warning_depth=3)
 
     def adapt_batches(self, batches):
         """Learns vocabularies and normalization statistics from a stream of batches.
@@ -133,23 +173,50 @@ class FeaturePreprocessor(keras.layers.Layer):
         al.'s pairwise update): Keras' `Normalization.adapt` accumulates in
         float32, which loses digits on sums such as Census capital gains.
 
+        A numeric feature that is constant in the data (its standard
+        deviation at most `CONSTANT_RELATIVE_STD` of its mean) gets the
+        variance `mean ** 2` (1 for a constant 0) and a
+        `ConstantFeatureWarning`: normalized by a spread of ~0, a slightly
+        different serving value would saturate the predictions.
+
         Args:
             batches: iterable of dicts from feature name to a 1-D numpy
-                array (or list) of raw training values.
+                array (or list) of raw training values; in each batch,
+                every feature's column holds the same number of values.
+
+        Raises:
+            KeyError: a batch lacks a feature that needs adapting.
+            ValueError: a batch's columns differ in length, a numeric value
+                is NaN or infinite, or a feature received no values.
         """
+        return self._adapt_batches(batches, warning_depth=3)
+
+    def _adapt_batches(self, batches, warning_depth):
+        # warning_depth: stack frames from _normalization_statistics' warnings up
+        # to the caller of the public method, which the warning should name.
         needed = [f for f in self.features if f.name in set(self.features_needing_adapt())]
         moments = {f.name: _Moments(f.name) for f in needed if isinstance(f, NumericFeature)}
         counted = dict.fromkeys((f.name for f in needed), 0)
         for feature in needed:
             if feature.name not in moments:
                 self._encoders[feature.name].reset_state()
-        for batch in batches:
+        for index, batch in enumerate(batches):
             for feature in needed:
                 if feature.name not in batch:
                     raise KeyError(
                         f"adapt() needs training values for feature {feature.name!r}; the data "
                         f"has only {sorted(batch)}"
                     )
+            # Columns of different lengths are not rows: statistics and
+            # vocabularies learned from them would describe no real data.
+            lengths = {f.name: np.size(batch[f.name]) for f in self.features if f.name in batch}
+            if len(set(lengths.values())) > 1:
+                received = ", ".join(f"{name!r}: {n}" for name, n in sorted(lengths.items()))
+                raise ValueError(
+                    "adapt() expects the same number of values in every feature's column of a "
+                    f"batch. Received in batch {index}: {received}"
+                )
+            for feature in needed:
                 values = np.asarray(batch[feature.name]).reshape(-1)
                 counted[feature.name] += values.size
                 if feature.name in moments:
@@ -160,17 +227,38 @@ class FeaturePreprocessor(keras.layers.Layer):
             if counted[feature.name] == 0:
                 raise ValueError(f"Feature {feature.name!r}: adapt() received no values.")
             if feature.name in moments:
-                self.statistics[feature.name] = moments[feature.name].result()
+                self.statistics[feature.name] = _normalization_statistics(
+                    feature.name, *moments[feature.name].result(), stacklevel=warning_depth + 1
+                )
             else:
-                encoder = self._encoders[feature.name]
-                encoder.finalize_state()
-                # Drop the OOV token(s) that get_vocabulary() lists first.
-                vocabulary = encoder.get_vocabulary()[feature.num_oov_indices :]
-                self.vocabularies[feature.name] = [
-                    v.decode() if isinstance(v, bytes) else v for v in vocabulary
-                ]
+                self.vocabularies[feature.name] = self._learned_vocabulary(
+                    feature, self._encoders[feature.name], warning_depth + 1
+                )
             self._encoders[feature.name] = self._make_encoder(feature)
         return self
+
+    def _learned_vocabulary(self, feature, encoder, warning_depth):
+        """The vocabulary a lookup layer counted, OOV token(s) left out."""
+        # finalize_state() drops the special tokens from the counts, then fails
+        # on an empty table; drop them first to see whether anything is left.
+        for token in (encoder.mask_token, encoder.oov_token):
+            if token is not None:
+                encoder.token_counts.remove(tf.constant([token], encoder.vocabulary_dtype))
+        if int(encoder.token_counts.size()) == 0:
+            vocabulary = []
+        else:
+            encoder.finalize_state()
+            # Drop the OOV token(s) that get_vocabulary() lists first.
+            vocabulary = encoder.get_vocabulary()[feature.num_oov_indices :]
+        if not vocabulary:
+            warnings.warn(
+                f"Feature {feature.name!r}: every training value is the lookup's OOV token "
+                f"({encoder.oov_token!r}), so the vocabulary is empty and every value will go "
+                "to the OOV buckets. The feature carries nothing the model can learn.",
+                ConstantFeatureWarning,
+                stacklevel=warning_depth,
+            )
+        return [v.decode() if isinstance(v, bytes) else v for v in vocabulary]
 
     # -- what the model and the export need to know -------------------------
 
@@ -269,10 +357,14 @@ class _Moments:
 
     def update(self, values):
         values = np.asarray(values).astype("float64").reshape(-1)
-        if not np.all(np.isfinite(values)):
-            bad = int(np.flatnonzero(~np.isfinite(values))[0])
+        # Finite as float32, the type the preprocessor takes at call time:
+        # 1e39 is a finite float64, and an infinite input to the model.
+        with np.errstate(over="ignore"):
+            finite = np.isfinite(values.astype("float32"))
+        if not np.all(finite):
+            bad = int(np.flatnonzero(~finite)[0])
             raise ValueError(
-                f"Feature {self.name!r}: non-finite value {values[bad]} at row "
+                f"Feature {self.name!r}: non-finite value {values[bad]} (as float32) at row "
                 f"{self.count + bad} of the data passed to adapt()."
             )
         if values.size == 0:
@@ -289,6 +381,59 @@ class _Moments:
 
     def result(self):
         return [float(self.mean), float(self.m2 / self.count)]
+
+
+def _is_constant(mean, variance):
+    """Is the spread negligible next to the mean (see CONSTANT_RELATIVE_STD)."""
+    return math.sqrt(max(variance, 0.0)) <= CONSTANT_RELATIVE_STD * abs(mean)
+
+
+def _normalization_statistics(name, mean, variance, stacklevel):
+    """`[mean, variance]` that float32 normalization can use, with a warning where changed."""
+    mean, variance = _widened_if_constant(name, mean, variance, stacklevel + 1)
+    if variance > FLOAT32_MAX:
+        # Keras holds the variance in float32 and cannot convert a larger one.
+        warnings.warn(
+            f"Feature {name!r}: its variance, {variance:.3g}, is beyond float32's range; it is "
+            f"set to the largest float32, {FLOAT32_MAX:.7g}, so values are divided by "
+            f"{math.sqrt(FLOAT32_MAX):.3g}, not by their standard deviation "
+            f"{math.sqrt(variance):.3g}.",
+            UserWarning,
+            stacklevel=stacklevel,
+        )
+        variance = FLOAT32_MAX
+    return [mean, variance]
+
+
+def _widened_if_constant(name, mean, variance, stacklevel):
+    """`[mean, variance]`, the variance widened, with a warning, if the feature is constant.
+
+    Keras' `Normalization` divides by `max(std, 1e-7)`: a feature constant in
+    training would turn a slightly different serving value into ~1e5 or more
+    and saturate the predictions, with nothing said. Its variance becomes
+    the square of its mean instead, so a value maps to its relative distance
+    from the constant (1% off gives 0.01); a constant 0 has no magnitude to
+    take, so its values pass through unscaled. The widened value is what the
+    config saves, so a reloaded model and its SavedModel normalize alike.
+    """
+    if not _is_constant(mean, variance):
+        return [mean, variance]
+    widened = mean * mean if mean != 0.0 else 1.0
+    std = math.sqrt(max(variance, 0.0))
+    # What Keras' Normalization would have made of a nearby serving value.
+    nearby = 1.01 * mean if mean != 0.0 else 1.0
+    saturated = abs(nearby - mean) / max(std, keras.backend.epsilon())
+    warnings.warn(
+        f"Feature {name!r} is constant in the training data: every value is {mean:.7g} "
+        f"(standard deviation {std:.3g}). Normalized by that spread, a serving value of "
+        f"{nearby:.7g} would become {saturated:.3g} and saturate the predictions; its variance "
+        f"is set to {widened:.7g} instead, so that value becomes "
+        f"{abs(nearby - mean) / math.sqrt(widened):.3g}. The feature carries nothing the model "
+        "can learn: drop it, or adapt on data where it varies.",
+        ConstantFeatureWarning,
+        stacklevel=stacklevel,
+    )
+    return [mean, widened]
 
 
 def _lookup_input(feature, values):

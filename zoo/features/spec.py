@@ -72,8 +72,22 @@ class CategoricalFeature:
                 f"Feature {self.name!r}: expected num_oov_indices >= 1 so that unseen values "
                 f"at serving time have a bucket. Received: {self.num_oov_indices}"
             )
+        learned = self.vocabulary is None and self.num_hash_bins is None
+        if learned and self.max_tokens is not None and self.max_tokens <= self.num_oov_indices:
+            # Keras counts the OOV buckets in max_tokens; with no room left
+            # for a value, its lookup layers fail while learning the vocabulary.
+            raise ValueError(
+                f"Feature {self.name!r}: expected max_tokens > num_oov_indices (max_tokens "
+                f"counts the OOV buckets). Received: max_tokens={self.max_tokens}, "
+                f"num_oov_indices={self.num_oov_indices}"
+            )
         if self.vocabulary is not None:
             object.__setattr__(self, "vocabulary", tuple(self.vocabulary))
+            if not self.vocabulary:
+                raise ValueError(
+                    f"Feature {self.name!r}: expected a non-empty vocabulary, or None to learn "
+                    "it. Received: vocabulary=()"
+                )
 
     kind = "categorical"
 
