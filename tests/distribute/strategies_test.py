@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 
 from zoo.distribute import ClusterBackupAndRestore, cluster_role, make_strategy, replica_share
-from zoo.distribute.backup import read_backup_state
+from zoo.distribute.backup import model_fingerprint, read_backup_state
 from zoo.training.trainer import shard_by_worker
 
 
@@ -68,7 +68,9 @@ def test_backups_name_complete_weights_and_a_restart_resumes(tmp_path, monkeypat
     model = _model()
     backup = ClusterBackupAndRestore(tmp_path, delete_on_success=False)
     model.fit(x, y, epochs=3, verbose=0, callbacks=[backup])
-    assert read_backup_state(tmp_path) == {"epoch": 3, "weights": "epoch-0003.weights.h5"}
+    state = read_backup_state(tmp_path)
+    assert (state["epoch"], state["weights"]) == (3, "epoch-0003.weights.h5")
+    assert state["model"] == model_fingerprint(model)
     # One backup kept, no partial files left.
     assert sorted(os.listdir(tmp_path)) == ["epoch-0003.weights.h5", "state.json"]
 
