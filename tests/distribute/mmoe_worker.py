@@ -136,6 +136,7 @@ def main():
             {
                 "history": result.history,
                 "epochs_run": result.epochs_run,
+                "resumed_from_epoch": result.resumed_from_epoch,
                 "replicas": strategy.num_replicas_in_sync,
                 "is_chief": role.is_chief,
             },

@@ -152,8 +152,10 @@ def test_a_lost_worker_resumes_from_the_last_finished_epoch(tmp_path):
         # Both workers start from the weights of the last finished epoch ...
         for a, b in zip(_weights(tmp_path / f"run2-{i}", "weights-begin.npz"), backed_up):
             np.testing.assert_array_equal(a, b)
-        # ... and train only the epochs left: 3 and 4.
-        assert _history(tmp_path / f"run2-{i}")["epochs_run"] == 2
+        # ... and train only the epochs left, 3 and 4, counted from the run's start.
+        history = _history(tmp_path / f"run2-{i}")
+        assert (history["resumed_from_epoch"], history["epochs_run"]) == (2, 4)
+        assert len(history["history"]["loss"]) == 2
         assert sorted(os.listdir(tmp_path / f"run2-{i}")) == [
             "history.json",
             "weights-begin.npz",
