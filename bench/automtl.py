@@ -96,7 +96,7 @@ def training_subset(dataset, rows, seed):
     """`dataset` with a seeded random `rows` of its training split (all if fewer)."""
     import numpy as np
 
-    from zoo.data.tabular_dataset import Split
+    from zoo.data.base.tabular_dataset import Split
 
     n = dataset.num_rows("train")
     if not rows or rows >= n:

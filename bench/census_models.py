@@ -119,7 +119,7 @@ QUICK = {
 def _subsample(dataset, train_rows, eval_rows):
     import dataclasses
 
-    from zoo.data.tabular_dataset import Split
+    from zoo.data.base.tabular_dataset import Split
 
     def cut(split, n):
         if not n:

@@ -105,7 +105,8 @@ def run_seed(seed, settings):
         if method == "esmm":
             p_cvr = np.asarray(model.cvr_predictions(x)).reshape(-1)
         else:
-            p_cvr = np.asarray(model(x, training=False)["conversion"]).reshape(-1)
+            raw = funnel.test.features
+            p_cvr = np.asarray(model(raw, training=False)["conversion"]).reshape(-1)
         results.append(
             {
                 "method": method,

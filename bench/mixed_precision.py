@@ -35,7 +35,7 @@ def child(args):
     """One training run; writes its figures to `args.child_out`."""
     import keras
 
-    from zoo.data.census_income import load_census_income
+    from zoo.data.sources.census_income import load_census_income
     from zoo.models.registry import get_model_class
     from zoo.training import TrainingConfig, evaluate, fit, set_precision
 

@@ -10,7 +10,7 @@ user-item edges) a fresh child process, so that its peak RSS is its own:
    `--item-exponent`), duplicates
    merged until exactly that many distinct positive (user, item) pairs
    remain, each with `click` = 1 and `buy` = 1 for a random 10% of them;
-   plus one negative per positive (`zoo.data.negative_sampling`: an item
+   plus one negative per positive (`zoo.data.base.negative_sampling`: an item
    the user never interacted with, uniform, both labels 0). Users and
    items scale with the edges, `edges / 20` of each (20 edges per user and
    per item on average: 1M users and 1M items at 20M edges), unless
@@ -156,8 +156,8 @@ def make_datasets(num_edges, num_users, num_items, settings, seed):
 
     import numpy as np
 
-    from zoo.data.negative_sampling import sample_negatives
-    from zoo.data.tabular_dataset import Split, TabularDataset
+    from zoo.data.base.negative_sampling import sample_negatives
+    from zoo.data.base.tabular_dataset import Split, TabularDataset
     from zoo.features.spec import CategoricalFeature
     from zoo.tasks import Task
 

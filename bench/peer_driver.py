@@ -12,7 +12,7 @@ unchanged.
 The zoo models are built on the prepared arrays directly (no preprocessor):
 `features=[{"name", "kind": "categorical", "input_dim": vocab, "output_dim": 4},
 ..., {"name", "kind": "numeric"}]`, trained with `model.compile(jit_compile=True)`
-+ `model.fit` on `zoo.data.tabular_dataset.batched_dataset(..., shuffle=True)`.
++ `model.fit` on `zoo.data.base.tabular_dataset.batched_dataset(..., shuffle=True)`.
 
 The peer-bench folder in ../shared is read-only (even for root, by convention), so
 the driver copies its scripts (no old results) into a work folder (default
@@ -224,7 +224,7 @@ def child(args, common):
     tf.config.threading.set_inter_op_parallelism_threads(C["threads"])
     import keras
 
-    from zoo.data.tabular_dataset import batched_dataset
+    from zoo.data.base.tabular_dataset import batched_dataset
     from zoo.training import TrainingConfig
 
     keras.utils.set_random_seed(C["seed"])

@@ -6,7 +6,7 @@ files. For each size in `--rows` (training rows), with every measurement
 in its own fresh child process so that its peak RSS is its own:
 
 1. **data** (cached under `--data-root`, generated once): a Census-shaped
-   dataset with the 39 feature columns of `zoo.data.census_income`'s
+   dataset with the 39 feature columns of `zoo.data.sources.census_income`'s
    `all-features` protocol (task group 1), under the same names. Every
    column is drawn independently from its marginal in the shipped training
    file (`datasets/census-income/census-income.data.gz`): categorical
@@ -175,8 +175,8 @@ def census_columns(train_file):
 
     import numpy as np
 
-    from zoo.data import census_income
-    from zoo.data.delimited_reader import read_columns
+    from zoo.data.formats.delimited_reader import read_columns
+    from zoo.data.sources.census_income import schema as census_income
 
     raw, _ = read_columns(train_file, len(census_income.COLUMNS), census_income.DELIMITER)
     by_name = dict(zip(census_income.COLUMN_NAMES, raw))
@@ -471,7 +471,7 @@ class Stages:
 
 def streaming_dataset(settings, rows):
     from zoo.data import StreamingCsvDataset
-    from zoo.data.census_income import COLUMNS
+    from zoo.data.sources.census_income.schema import COLUMNS
     from zoo.features.spec import CategoricalFeature, NumericFeature
     from zoo.tasks import Task
 

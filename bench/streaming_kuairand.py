@@ -61,7 +61,7 @@ def user_ids():
 
 def log_chunk(rng, users, rows, first_time):
     """`rows` log rows as a (rows, 19) int64 array in `LOG_COLUMNS` order."""
-    from zoo.data.kuairand import LOG_COLUMNS
+    from zoo.data.sources.kuairand.schema import LOG_COLUMNS
 
     column = {}
     column["user_id"] = rng.choice(users, rows)
@@ -91,7 +91,7 @@ def log_chunk(rng, users, rows, first_time):
 
 def ensure_data(root, rows, shard_rows, seed):
     """The folder of the first `rows // shard_rows` log shards, each written once."""
-    from zoo.data.kuairand import LOG_COLUMNS
+    from zoo.data.sources.kuairand.schema import LOG_COLUMNS
 
     data_dir = data_dir_for(root, shard_rows, seed)
     os.makedirs(data_dir, exist_ok=True)

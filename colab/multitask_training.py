@@ -243,7 +243,7 @@ path = export.export_saved_model(mmoe, "savedmodels", "mmoe-uncertainty", versio
 serve = tf.saved_model.load(path).signatures["serving_default"]
 rows = {name: values[:5] for name, values in census.test.features.items()}
 served = serve(**{name: tf.constant(rows[name], dtype) for name, dtype in pre.raw_dtypes().items()})
-expected = mmoe.predict(pre(rows), verbose=0)
+expected = mmoe.predict(rows, verbose=0)
 for task in mmoe.task_names:
     np.testing.assert_allclose(served[task].numpy(), expected[task][:, 0], rtol=1e-4, atol=1e-6)
     print(f"{task:>14}: {np.round(served[task].numpy(), 3)}")

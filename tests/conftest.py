@@ -6,7 +6,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from zoo.data.tabular_dataset import Split, TabularDataset  # noqa: E402
+from zoo.data.base.tabular_dataset import Split, TabularDataset  # noqa: E402
 from zoo.features.spec import CategoricalFeature, NumericFeature  # noqa: E402
 from zoo.tasks import Task  # noqa: E402
 

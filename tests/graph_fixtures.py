@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from zoo.data.tabular_dataset import Split, TabularDataset
+from zoo.data.base.tabular_dataset import Split, TabularDataset
 from zoo.features.spec import CategoricalFeature
 from zoo.tasks import Task
 

@@ -27,7 +27,7 @@ def test_ci_runs_exactly_the_readme_test_command():
 
 
 def test_serving_readme_request_names_every_census_feature():
-    from zoo.data.census_income import feature_columns
+    from zoo.data.sources.census_income.schema import feature_columns
 
     text = (ROOT / "savedmodels" / "README.md").read_text()
     body = re.search(r"-d '(\{.*?\})'", text, flags=re.S).group(1)
@@ -38,10 +38,14 @@ def test_serving_readme_request_names_every_census_feature():
 @pytest.mark.slow
 def test_readme_python_example_runs(tmp_path, monkeypatch):
     readme = (ROOT / "README.md").read_text()
-    example = re.search(r"```python\n(.*?)```", readme, flags=re.S).group(1)
-    assert "epochs=5" in example
+    # "In your own code" and the presets and compile example after it, in one namespace.
+    example, presets = re.findall(r"```python\n(.*?)```", readme, flags=re.S)[:2]
+    assert "epochs=5" in example and "from_preset" in presets
     monkeypatch.chdir(tmp_path)
     namespace = {}
     exec(compile(example.replace("epochs=5", "epochs=1"), "README.md", "exec"), namespace)
     assert (tmp_path / "mmoe.keras").exists()
     assert namespace["reloaded"].preprocessor is not None
+    exec(compile(presets, "README.md", "exec"), namespace)
+    assert namespace["fresh"].built_loss_weights == {"income": 1.0, "never_married": 1.0}
+    assert namespace["fresh"].loss_weighting.task_weights()["income"] == 2.0

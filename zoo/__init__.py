@@ -21,6 +21,7 @@ _SUBPACKAGES = (
     "losses",
     "metrics",
     "models",
+    "presets",
     "search",
     "tasks",
     "training",

@@ -5,9 +5,16 @@
 `module:attribute` paths and import a model or loader only when it is asked
 for. `zoo.models.MODELS` and `zoo.data.DATASETS` are these same objects.
 Keep the names stable: scripts depend on them.
+
+`GATES` is found rather than listed: every `zoo/layers/gates/<name>_gate.py`
+is the gate `"<name>"` (underscores as hyphens), its one public class read
+from the file's source without importing it. Adding a gate is adding that
+file (and its test); nothing here changes.
 """
 
+import ast
 import importlib
+import pathlib
 from collections.abc import Mapping
 
 
@@ -32,6 +39,10 @@ class LazyRegistry(Mapping):
 
     def __len__(self):
         return len(self._paths)
+
+    def paths(self):
+        """Dict from name to its `"module:attribute"` path (nothing imported)."""
+        return dict(self._paths)
 
     def check_name(self, name):
         """`name` itself, or a ValueError listing the valid names (imports nothing)."""
@@ -69,21 +80,48 @@ MODELS = LazyRegistry(
     },
 )
 
+
+def discover_gates(folder=None):
+    """`{name: "zoo.layers.gates.<module>:<Class>"}` for every `<name>_gate.py` in `folder`.
+
+    Reads each file's source (`ast`), imports nothing. Raises a ValueError
+    for a gate file that does not define exactly one public class.
+    """
+    folder = pathlib.Path(folder or pathlib.Path(__file__).parent / "layers" / "gates")
+    paths = {}
+    for path in sorted(folder.glob("*_gate.py")):
+        tree = ast.parse(path.read_text(), filename=str(path))
+        classes = [
+            node.name
+            for node in tree.body
+            if isinstance(node, ast.ClassDef) and not node.name.startswith("_")
+        ]
+        if len(classes) != 1:
+            raise ValueError(
+                f"Expected one public gate class in {path}. Received: {classes or 'none'}"
+            )
+        name = path.name[: -len("_gate.py")].replace("_", "-")
+        paths[name] = f"zoo.layers.gates.{path.stem}:{classes[0]}"
+    return paths
+
+
+GATES = LazyRegistry("gate", discover_gates())
+
 DATASETS = LazyRegistry(
     "dataset",
     {
-        "ali-ccp": "zoo.data.ali_ccp:load_ali_ccp",
-        "aliexpress": "zoo.data.aliexpress:load_aliexpress",
-        "census-income": "zoo.data.census_income:load_census_income",
-        "synthetic": "zoo.data.synthetic:load_synthetic",
-        "census-position-bias": "zoo.data.position_bias:load_census_position_bias",
-        "synthetic-funnel": "zoo.data.funnel:load_synthetic_funnel",
-        "kuairand": "zoo.data.kuairand:load_kuairand",
-        "taobao-multibehavior": "zoo.data.taobao_multibehavior:load_taobao_multibehavior",
-        "movielens-100k": "zoo.data.movielens:load_movielens_100k",
+        "ali-ccp": "zoo.data.sources.ali_ccp:load_ali_ccp",
+        "aliexpress": "zoo.data.sources.aliexpress:load_aliexpress",
+        "census-income": "zoo.data.sources.census_income:load_census_income",
+        "synthetic": "zoo.data.synthetic.synthetic:load_synthetic",
+        "census-position-bias": "zoo.data.synthetic.position_bias:load_census_position_bias",
+        "synthetic-funnel": "zoo.data.synthetic.funnel:load_synthetic_funnel",
+        "kuairand": "zoo.data.sources.kuairand:load_kuairand",
+        "taobao-multibehavior": "zoo.data.sources.taobao_multibehavior:load_taobao_multibehavior",
+        "movielens-100k": "zoo.data.sources.movielens:load_movielens_100k",
         # Any of the above prepared by a builder of datasets/tfds/ (--tfds-name).
-        "tfds": "zoo.data.tfds_source:load_tfds",
+        "tfds": "zoo.data.sources.tfds:load_tfds",
         # Any of the above after `zoo convert`: sharded TFRecord files.
-        "tfrecord": "zoo.data.tfrecord:load_tfrecord",
+        "tfrecord": "zoo.data.formats.tfrecord:load_tfrecord",
     },
 )

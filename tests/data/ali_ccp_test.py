@@ -9,7 +9,7 @@ import pytest
 
 from tests.data.streaming_end_to_end import check_mmoe_trains_and_evaluates
 from zoo.data import DataError, load_ali_ccp, load_dataset
-from zoo.data.ali_ccp import COLUMNS, DENSE_COLUMNS, SPARSE_COLUMNS
+from zoo.data.sources.ali_ccp.loader import COLUMNS, DENSE_COLUMNS, SPARSE_COLUMNS
 
 SHARED_SAMPLE = pathlib.Path(__file__).resolve().parents[2].parent / "shared/data/ali-ccp-sample"
 SIZES = {"train": 60, "val": 30, "test": 30}

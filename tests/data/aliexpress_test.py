@@ -7,7 +7,7 @@ import pytest
 
 from tests.data.streaming_end_to_end import check_mmoe_trains_and_evaluates
 from zoo.data import DataError, load_aliexpress, load_dataset
-from zoo.data.aliexpress import CATEGORICAL_COLUMNS, COLUMNS, NUMERICAL_COLUMNS
+from zoo.data.sources.aliexpress.loader import CATEGORICAL_COLUMNS, COLUMNS, NUMERICAL_COLUMNS
 
 SHARED_SAMPLE = pathlib.Path(__file__).resolve().parents[2].parent / "shared/data/aliexpress-sample"
 

@@ -7,8 +7,8 @@ import itertools
 import pytest
 
 from zoo.data import DataError, load_census_income, load_dataset
-from zoo.data.census_income_streaming import StreamingCensusIncome
-from zoo.data.paths import REPO_DATASETS
+from zoo.data.base.paths import REPO_DATASETS
+from zoo.data.sources.census_income.streaming import StreamingCensusIncome
 
 from .streaming_end_to_end import assert_streams_as_loaded, check_mmoe_trains_and_evaluates
 

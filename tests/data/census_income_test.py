@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from zoo.data import DataError, load_census_income, load_dataset
-from zoo.data.census_income import COLUMN_NAMES, feature_columns
-from zoo.data.paths import REPO_DATASETS
+from zoo.data.base.paths import REPO_DATASETS
+from zoo.data.sources.census_income.schema import COLUMN_NAMES, feature_columns
 
 SHIPPED = REPO_DATASETS / "census-income"
 

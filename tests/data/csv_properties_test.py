@@ -20,18 +20,13 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from zoo.data import (
-    DataError,
-    StreamingCsvDataset,
-    ali_ccp,
-    aliexpress,
-    census_income,
-    load_ali_ccp,
-    load_aliexpress,
-)
-from zoo.data.census_income import load_census_income
-from zoo.data.delimited_reader import parse_floats, read_columns
-from zoo.data.paths import REPO_DATASETS
+from zoo.data import DataError, StreamingCsvDataset, load_ali_ccp, load_aliexpress
+from zoo.data.base.paths import REPO_DATASETS
+from zoo.data.formats.delimited_reader import parse_floats, read_columns
+from zoo.data.sources.ali_ccp import loader as ali_ccp
+from zoo.data.sources.aliexpress import loader as aliexpress
+from zoo.data.sources.census_income import load_census_income
+from zoo.data.sources.census_income import schema as census_income
 from zoo.features import CategoricalFeature, NumericFeature
 from zoo.tasks import Task
 

@@ -9,9 +9,9 @@ import pytest
 
 from zoo.cli.main import main
 from zoo.data import DataError, load_dataset, load_kuairand
-from zoo.data.kuairand import TASKS
-from zoo.data.kuairand_streaming import StreamingKuaiRand
-from zoo.data.tfrecord import load_tfrecord
+from zoo.data.formats.tfrecord import load_tfrecord
+from zoo.data.sources.kuairand.schema import TASKS
+from zoo.data.sources.kuairand.streaming import StreamingKuaiRand
 
 from .kuairand_test import _official_copy, _official_rows, _user_lines, _write
 from .streaming_end_to_end import assert_streams_as_loaded, check_mmoe_trains_and_evaluates

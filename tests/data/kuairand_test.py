@@ -11,8 +11,8 @@ import pytest
 
 from zoo import models
 from zoo.data import DATASETS, DataError, load_dataset, load_kuairand
-from zoo.data.kuairand import LOG_COLUMNS, MISSING_CODE, SUBSET_COLUMNS, TASKS
-from zoo.data.paths import REPO_DATASETS
+from zoo.data.base.paths import REPO_DATASETS
+from zoo.data.sources.kuairand.schema import LOG_COLUMNS, MISSING_CODE, SUBSET_COLUMNS, TASKS
 from zoo.training.trainer import TrainingConfig, evaluate, fit
 
 SHIPPED = REPO_DATASETS / "kuairand"
@@ -368,7 +368,7 @@ def test_chunked_reading_gives_the_same_rows_and_lines(tmp_path, monkeypatch):
     rows = _official_rows(num_rows=100)
     data_dir = _official_copy(tmp_path, rows)
     whole = load_kuairand(data_dir=data_dir, tasks=ALL_TASKS)
-    monkeypatch.setattr("zoo.data.kuairand.CHUNK_ROWS", 7)
+    monkeypatch.setattr("zoo.data.sources.kuairand.files.CHUNK_ROWS", 7)
     chunked = load_kuairand(data_dir=data_dir, tasks=ALL_TASKS)
     for name in ("train", "validation", "test"):
         for feature, values in whole.split(name).features.items():

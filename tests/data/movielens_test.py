@@ -10,7 +10,12 @@ import pytest
 
 from zoo import models
 from zoo.data import DATASETS, DataError, load_dataset, load_movielens_100k
-from zoo.data.movielens import GENRE_FEATURES, ITEM_FEATURES, MISSING_YEAR, USER_FEATURES
+from zoo.data.sources.movielens.loader import (
+    GENRE_FEATURES,
+    ITEM_FEATURES,
+    MISSING_YEAR,
+    USER_FEATURES,
+)
 from zoo.training.trainer import TrainingConfig, evaluate, fit
 
 SHARED = pathlib.Path(__file__).resolve().parents[2].parent / "shared/data/movielens-100k"
@@ -256,7 +261,7 @@ def test_missing_files_and_folders_are_named(data_dir, tmp_path, monkeypatch):
     with pytest.raises(DataError, match=r"nowhere: not a directory.*grouplens.org"):
         load_movielens_100k(str(tmp_path / "nowhere"))
     monkeypatch.delenv("ZOO_DATA_DIR", raising=False)
-    monkeypatch.setattr("zoo.data.paths.REPO_DATASETS", tmp_path / "no-datasets")
+    monkeypatch.setattr("zoo.data.base.paths.REPO_DATASETS", tmp_path / "no-datasets")
     with pytest.raises(DataError, match=r"--data-dir.*not shipped.*grouplens.org/datasets/movie"):
         load_movielens_100k()
 

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from zoo.data import negative_sampling
-from zoo.data.negative_sampling import sample_negatives
+from zoo.data.base import negative_sampling
+from zoo.data.base.negative_sampling import sample_negatives
 
 
 def _check(users, items, interacted_users, interacted_items):

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from zoo.data import load_census_position_bias
-from zoo.data.position_bias import examination_probability, simulate_clicks
+from zoo.data.synthetic.position_bias import examination_probability, simulate_clicks
 
 
 def test_lists_rank_by_logging_score_and_clicks_need_relevance_and_examination():

@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 
 from zoo.data import DataError, StreamingCsvDataset
-from zoo.data.streaming_csv import find_split_files
+from zoo.data.formats.streaming_csv import find_split_files
 from zoo.features import CategoricalFeature, NumericFeature
 from zoo.tasks import Task
 

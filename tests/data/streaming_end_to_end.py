@@ -3,7 +3,7 @@
 import numpy as np
 
 import zoo.models
-from zoo.data.streaming_dataset import StreamingDataset
+from zoo.data.base.streaming_dataset import StreamingDataset
 from zoo.training.trainer import TrainingConfig, evaluate, fit
 
 SPLITS = ("train", "validation", "test")

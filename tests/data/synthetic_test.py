@@ -3,7 +3,7 @@ import pytest
 
 from zoo.cli.main import main
 from zoo.data import load_dataset, load_synthetic
-from zoo.data.synthetic import generate, make_task_weights
+from zoo.data.synthetic.synthetic import generate, make_task_weights
 
 
 @pytest.mark.parametrize("p", [1.0, 0.9, 0.5, 0.0])

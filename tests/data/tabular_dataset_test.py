@@ -5,8 +5,8 @@ import dataclasses
 import numpy as np
 import pytest
 
-from zoo.data.errors import DataError
-from zoo.data.tabular_dataset import Split
+from zoo.data.base.errors import DataError
+from zoo.data.base.tabular_dataset import Split
 
 
 def _split(labels, masks=None):

@@ -171,7 +171,7 @@ def test_missing_files_and_folders_are_named(data_dir, tmp_path, monkeypatch):
         load_taobao_multibehavior(str(tmp_path / "nowhere"))
     # Nothing is shipped: without a folder the error says where to download the data.
     monkeypatch.delenv("ZOO_DATA_DIR", raising=False)
-    monkeypatch.setattr("zoo.data.paths.REPO_DATASETS", tmp_path / "no-datasets")
+    monkeypatch.setattr("zoo.data.base.paths.REPO_DATASETS", tmp_path / "no-datasets")
     with pytest.raises(DataError, match=r"--data-dir.*not shipped.*github.com/chenchongthu/GHCF"):
         load_taobao_multibehavior()
 

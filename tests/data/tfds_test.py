@@ -1,4 +1,4 @@
-"""The TFDS builders of datasets/tfds/ and `zoo.data.tfds_source.load_tfds`.
+"""The TFDS builders of datasets/tfds/ and `zoo.data.sources.tfds.load_tfds`.
 
 Census-Income is built twice: in-process from a fixture of the UCI files'
 first rows (the comparisons need every protocol, not every row), and as a
@@ -29,7 +29,7 @@ from zoo.data import (  # noqa: E402
     load_kuairand,
     load_movielens_100k,
 )
-from zoo.data.tfds_source import load_tfds  # noqa: E402
+from zoo.data.sources.tfds import load_tfds  # noqa: E402
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 BUILDERS = ROOT / "datasets" / "tfds"

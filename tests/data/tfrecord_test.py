@@ -10,7 +10,7 @@ from tensorflow.python.data.experimental.ops import distribute
 
 from zoo.cli.main import main
 from zoo.data import DataError, Split, StreamingCsvDataset, TabularDataset
-from zoo.data.tfrecord import load_tfrecord, write_tfrecord_shards
+from zoo.data.formats.tfrecord import load_tfrecord, write_tfrecord_shards
 from zoo.features import CategoricalFeature, NumericFeature
 from zoo.tasks import Task
 

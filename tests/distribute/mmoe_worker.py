@@ -18,7 +18,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from zoo.data.tabular_dataset import Split, TabularDataset
+from zoo.data.base.tabular_dataset import Split, TabularDataset
 from zoo.distribute import cluster_role, make_strategy
 from zoo.features.spec import CategoricalFeature, NumericFeature
 from zoo.models import MMoE

@@ -170,7 +170,7 @@ def test_a_lost_worker_resumes_from_the_last_finished_epoch(tmp_path):
 @pytest.mark.slow
 def test_zoo_train_on_two_workers_reads_its_own_shards_and_the_chief_writes_the_run(tmp_path):
     from tests.distribute.mmoe_worker import make_dataset
-    from zoo.data.tfrecord import write_tfrecord_shards
+    from zoo.data.formats.tfrecord import write_tfrecord_shards
 
     # 2048 training rows in 6 shards of 350, split between the workers by
     # file; validation (2 shards of 350 and 162 rows) split by batch.

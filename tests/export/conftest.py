@@ -10,7 +10,7 @@ def small_mmoe(dataset, preprocessor):
     model = models.MMoE(
         tasks=dataset.tasks, preprocessor=preprocessor, num_experts=2, expert_units=[4]
     )
-    model(preprocessor({k: v[:2] for k, v in dataset.train.features.items()}))
+    model({k: v[:2] for k, v in dataset.train.features.items()})
     return model
 
 

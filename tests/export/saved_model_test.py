@@ -28,7 +28,9 @@ def trained(synthetic_dataset, synthetic_preprocessor):
     )
     model.compile()
     model.fit(
-        synthetic_dataset.tf_dataset("train", synthetic_preprocessor, 64, shuffle=True, seed=1),
+        synthetic_dataset.train.features,
+        synthetic_dataset.train.labels,
+        batch_size=64,
         epochs=2,
         verbose=0,
     )
@@ -113,7 +115,7 @@ def test_fresh_process_without_zoo_matches_predict(
     assert served["zoo_imported"] is False
 
     for batch, raw in (("small", small), ("large", large)):
-        expected = trained.predict(synthetic_preprocessor(raw), verbose=0)
+        expected = trained.predict(raw, verbose=0)
         for task in ("click", "like"):
             np.testing.assert_allclose(served[batch][task], expected[task][:, 0], atol=1e-5)
     # The unseen values were served, through the OOV bucket (index 0).

@@ -34,3 +34,21 @@ def test_temperature_by_hand():
 def test_rejects_bad_temperature():
     with pytest.raises(ValueError, match="temperature"):
         SoftmaxGate(3, temperature=0.0)
+
+
+def test_the_default_gate_and_the_named_softmax_gate_are_one_gate():
+    from zoo.layers.gates.factory import make_gate
+    from zoo.registry import GATES
+
+    assert GATES["softmax"] is SoftmaxGate
+    default = make_gate(None, 4, "g", kernel_regularizer="l2")
+    named = make_gate("softmax", 4, "g", kernel_regularizer="l2")
+    assert default.get_config() == named.get_config()
+    # The default gate's options apply to the default gate only.
+    assert make_gate(None, 4, "g", temperature=0.5).temperature == 0.5
+    configured = make_gate({"class_name": "softmax", "config": {"temperature": 0.5}}, 4, "g")
+    assert (type(configured), configured.temperature, configured.num_experts) == (
+        SoftmaxGate,
+        0.5,
+        4,
+    )

@@ -99,7 +99,7 @@ def _regression_dataset(synthetic_dataset, noise_std):
     """The click/like fixture with two regression tasks: one clean, one very noisy."""
     import dataclasses
 
-    from zoo.data.tabular_dataset import Split
+    from zoo.data.base.tabular_dataset import Split
     from zoo.tasks import Task
 
     rng = np.random.default_rng(0)

@@ -61,13 +61,13 @@ def test_trains_reloads_and_serves(synthetic_dataset, synthetic_preprocessor, tm
     after = model.bias_tower.weights + model.bias_embedding.weights
     assert all(not np.allclose(b, np.array(a)) for b, a in zip(before, after))
     raw = {k: v[:16] for k, v in synthetic_dataset.test.features.items()}
-    expected = model.predict(synthetic_preprocessor(raw), verbose=0)
+    expected = model.predict(raw, verbose=0)
 
     path = str(tmp_path / "m.keras")
     model.save(path)
     loaded = keras.saving.load_model(path)
     assert loaded.bias_tower_feature == "city"
-    reloaded = loaded.predict(synthetic_preprocessor(raw), verbose=0)
+    reloaded = loaded.predict(raw, verbose=0)
     np.testing.assert_allclose(reloaded["click"], expected["click"], rtol=1e-5)
 
     serve = tf.saved_model.load(export_saved_model(model, str(tmp_path), "m", 1))

@@ -17,7 +17,8 @@ def test_ctcvr_is_the_product_of_ctr_and_cvr(synthetic_dataset, synthetic_prepro
     keras.utils.set_random_seed(0)
     model = models.ESMM(tasks=["click", "like"], preprocessor=synthetic_preprocessor)
     x = synthetic_preprocessor({k: v[:64] for k, v in synthetic_dataset.test.features.items()})
-    out = model(x)
+    with model.preprocessed_inputs():  # cvr_predictions below takes them too
+        out = model(x)
     cvr = np.asarray(model.cvr_predictions(x))
     np.testing.assert_allclose(np.asarray(out["like"]), np.asarray(out["click"]) * cvr, rtol=1e-6)
     assert (np.asarray(out["like"]) <= np.asarray(out["click"])).all()

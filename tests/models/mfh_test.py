@@ -52,7 +52,7 @@ def test_a_sample_trains_only_its_own_groups_heads(tree, synthetic_dataset, synt
     raw = _raw(synthetic_dataset)
     north = np.isin(raw["city"], ["lille", "paris"])
     assert north.any() and (~north).any()
-    x = synthetic_preprocessor({k: v[north] for k, v in raw.items()})
+    x = {k: v[north] for k, v in raw.items()}
     with tf.GradientTape() as tape:
         outputs = model(x, training=True)
         loss = tf.reduce_mean(outputs["click"]) + tf.reduce_mean(outputs["score"])

@@ -93,7 +93,7 @@ def test_trains_on_subgraphs_then_serves_from_node_tables(
     metrics = evaluate(model, dataset, "test")
     assert 0 <= metrics["click"]["auc"] <= 1 and "gauc" in metrics["click"]
     predictions = predict(model, dataset, "test")
-    x = preprocessor(_raw(dataset, 40))
+    x = _raw(dataset, 40)
     direct = model(x)
     for task in ("click", "buy"):
         assert predictions[task].shape == (len(dataset.test),)
@@ -115,7 +115,7 @@ def test_trains_on_subgraphs_then_serves_from_node_tables(
     served = serve(
         **{k: tf.constant(v.tolist() if v.dtype == object else v) for k, v in raw.items()}
     )
-    expected = model(preprocessor(raw))
+    expected = model(raw)
     for task in ("click", "buy"):
         np.testing.assert_allclose(served[task].numpy(), expected[task][:, 0], atol=1e-5)
         assert np.isfinite(served[task].numpy()).all()
@@ -124,14 +124,16 @@ def test_trains_on_subgraphs_then_serves_from_node_tables(
 def test_mogenet_loss_terms(dataset, preprocessor, graph_inputs):
     model = _build("mogenet", dataset, preprocessor, graph_inputs)
     features, _ = next(iter(graph_inputs.attach(dataset.tf_dataset("train", preprocessor, 32))))
-    model(features, training=False)
-    inference_losses = len(model.losses)  # L2 on experts, gates and towers
-    assert inference_losses > 0
-    model(features, training=True)
+    with model.preprocessed_inputs():  # the attached sub-graphs come with preprocessed features
+        model(features, training=False)
+        inference_losses = len(model.losses)  # L2 on experts, gates and towers
+        assert inference_losses > 0
+        model(features, training=True)
     assert len(model.losses) == inference_losses + 1  # + the cooperative loss
     assert type(model.loss_weighting).__name__ == "UncertaintyWeighting"
     plain = _build("mogenet-mlp-fixed", dataset, preprocessor, graph_inputs)
-    plain(features, training=True)
+    with plain.preprocessed_inputs():
+        plain(features, training=True)
     assert type(plain.loss_weighting).__name__ == "FixedLossWeights"
     assert len(plain.losses) == inference_losses + 4  # no cooperative loss; 4 kappa MLPs' L2
 
@@ -178,6 +180,6 @@ def test_fresh_process_serves_the_export_without_zoo(dataset, preprocessor, grap
     served = serve_in_fresh_process(path, {"small": small, "large": large}, tmp_path)
     assert served["zoo_imported"] is False
     for batch, raw in (("small", small), ("large", large)):
-        expected = model(preprocessor(raw))
+        expected = model(raw)
         for task in ("click", "buy"):
             np.testing.assert_allclose(served[batch][task], expected[task][:, 0], atol=1e-5)

@@ -77,7 +77,7 @@ def test_mixed_task_types_train_evaluate_and_serve(synthetic_dataset, tmp_path):
     assert served["dwell"].shape == (7,)
     assert served["device_class"].shape == (7, 3)
     np.testing.assert_allclose(served["device_class"].numpy().sum(axis=1), 1.0, rtol=1e-5)
-    expected = model(preprocessor({k: v.numpy() for k, v in raw.items()}))
+    expected = model({k: v.numpy() for k, v in raw.items()})
     np.testing.assert_allclose(
         served["device_class"].numpy(), np.asarray(expected["device_class"]), rtol=1e-5
     )

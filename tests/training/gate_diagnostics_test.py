@@ -29,8 +29,7 @@ def test_averages_are_per_gate_distributions(synthetic_dataset, synthetic_prepro
         assert list(weights) == [f"expert_{i}" for i in range(4)]
         assert sum(weights.values()) == pytest.approx(1.0, rel=1e-5)
     # The average over rows, not over batches: the same as one call on all rows.
-    x = synthetic_preprocessor(synthetic_dataset.test.features)
-    direct = np.asarray(model.gate_weights(x)["like"]).mean(axis=0)
+    direct = np.asarray(model.gate_weights(synthetic_dataset.test.features)["like"]).mean(axis=0)
     np.testing.assert_allclose(list(averages["like"].values()), direct, rtol=1e-5)
 
 

@@ -88,7 +88,7 @@ def test_models_train_and_serve_float32_under_mixed_precision(
         assert any(not np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
     if policy == "mixed_float16":
         assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
-    features = next(iter(synthetic_dataset.tf_dataset("test", synthetic_preprocessor, 16)))[0]
+    features = {k: v[:16] for k, v in synthetic_dataset.test.features.items()}
     outputs = model(features)
     assert {v.dtype for v in outputs.values()} == {tf.float32}
     metrics = evaluate(model, synthetic_dataset, "test")

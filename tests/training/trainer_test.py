@@ -44,7 +44,8 @@ def test_early_stopping_keeps_the_best_validation_epoch(synthetic_dataset, synth
     assert result.epochs_run < 12, "expected the run to stop early"
     # The restored weights are those of the best epoch: their validation loss is the minimum.
     validation = synthetic_dataset.tf_dataset("validation", synthetic_preprocessor, 64)
-    restored = model.evaluate(validation, verbose=0, return_dict=True)["loss"]
+    with model.preprocessed_inputs():
+        restored = model.evaluate(validation, verbose=0, return_dict=True)["loss"]
     np.testing.assert_allclose(restored, min(val_losses), rtol=1e-4)
 
 

@@ -27,7 +27,7 @@ import sys
 from zoo.cli import run_dir
 from zoo.cli.quiet import import_tensorflow
 from zoo.files import write_json
-from zoo.registry import DATASETS, MODELS
+from zoo.registry import DATASETS, GATES, MODELS
 
 DATASET_FLAGS = {
     # flag dest -> loader argument
@@ -59,6 +59,7 @@ MODEL_FLAGS = {
     "num_task_experts": "num_task_experts",
     "num_shared_experts": "num_shared_experts",
     "gate_temperature": "gate_temperature",
+    "gate": "gate",
     "expert_batch_norm": "expert_batch_norm",
     "dropout": "dropout",
     "units": "units",
@@ -197,6 +198,19 @@ def build_parser():
     )
     model.add_argument(
         "--gate-temperature", type=float, help="gated models: softmax temperature (default 1.0)"
+    )
+    model.add_argument(
+        "--gate",
+        metavar="NAME",
+        choices=tuple(GATES),
+        help=f"gated models (omoe, mmoe, cgc, ple, ...): the experts' gate, one of: "
+        f"{', '.join(GATES)} (default: softmax with --gate-temperature)",
+    )
+    model.add_argument(
+        "--gate-top-k",
+        metavar="K",
+        type=int,
+        help="--gate noisy-top-k: experts with a non-zero weight per row (default 2)",
     )
     model.add_argument(
         "--expert-batch-norm",
@@ -754,7 +768,7 @@ def _flag_kwargs(args, flags, target, kind, name):
 
 def _load_dataset(args, dataset_kwargs):
     """The dataset the flags name; a bad option is a usage error, a bad file a data error."""
-    from zoo.data.errors import DataError
+    from zoo.data.base.errors import DataError
     from zoo.data.registry import load_dataset
 
     print(f"Loading {args.dataset} ...", flush=True)
@@ -945,6 +959,17 @@ def _check_every_split(dataset):
         dataset.num_rows(split)
 
 
+def _gate_argument(args):
+    """The models' `gate=` from --gate and --gate-top-k (`None` when neither is set)."""
+    if args.gate_top_k is None:
+        return args.gate
+    if args.gate is None:
+        raise SystemExit("zoo train: error: --gate-top-k needs --gate, e.g. --gate noisy-top-k.")
+    if "k" not in _accepted_arguments(GATES[args.gate]):
+        raise SystemExit(f"zoo train: error: --gate-top-k does not apply to gate {args.gate!r}.")
+    return {"class_name": args.gate, "config": {"k": args.gate_top_k}}
+
+
 def _check_task_names(args, tasks):
     names = [t.name for t in tasks]
     for flag, given in (
@@ -1043,6 +1068,7 @@ def run_train(args):
     except (ValueError, OSError) as error:
         raise SystemExit(f"zoo train: error: {error}") from None
     model_kwargs = _model_config(args.model_config, model_class, args.model)
+    args.gate = _gate_argument(args)
     model_kwargs.update(_flag_kwargs(args, MODEL_FLAGS, model_class, "model", args.model))
     if args.arch is not None and "architecture" not in _accepted_arguments(model_class):
         raise SystemExit(f"zoo train: error: --arch does not apply to model {args.model!r}.")
@@ -1402,8 +1428,8 @@ def run_export(args):
 
 
 def run_convert(args):
+    from zoo.data.formats.tfrecord import write_tfrecord_shards
     from zoo.data.registry import get_loader
-    from zoo.data.tfrecord import write_tfrecord_shards
 
     try:
         get_loader(args.dataset)
@@ -1470,7 +1496,7 @@ def main(argv=None):
     }
     try:
         import_tensorflow(verbose=args.verbose)
-        from zoo.data.errors import DataError
+        from zoo.data.base.errors import DataError
 
         try:
             handlers[args.command](args)

@@ -4,13 +4,14 @@ Layers never import models, data, training or export code (see
 `tests/import_rules_test.py`).
 """
 
+from zoo.layers.core.bit_gate import BitGate
 from zoo.layers.core.mlp import MLP
 from zoo.layers.experts.experts import Experts
 from zoo.layers.experts.vector_conv import VectorConv1D
 from zoo.layers.features.feature_dropout import FeatureDropout
 from zoo.layers.features.feature_embedding import FeatureEmbedding
 from zoo.layers.features.field_embedding import FieldEmbedding
-from zoo.layers.gates.bit_gate import BitGate
+from zoo.layers.gates.noisy_top_k_gate import NoisyTopKGate
 from zoo.layers.gates.softmax_gate import SoftmaxGate
 from zoo.layers.graph.graph_attention_aggregation import GraphAttentionAggregation
 from zoo.layers.graph.mgnn_layer import MGNNLayer
@@ -58,6 +59,7 @@ __all__ = [
     "MultiChannelMGNN",
     "NGCFEncoder",
     "NGCFPropagation",
+    "NoisyTopKGate",
     "PairInteraction",
     "MMoESwitcher",
     "PLESwitcher",

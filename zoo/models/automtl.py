@@ -2,6 +2,7 @@ import json
 
 from zoo.api import register
 from zoo.layers.features.field_embedding import FieldEmbedding
+from zoo.layers.gates.factory import serialize_gate
 from zoo.layers.search.candidates import parse_candidate
 from zoo.layers.switchers.searched_experts import SearchedExpertsSwitcher
 from zoo.models.multitask_model import MultiTaskModel, resolve_features
@@ -54,7 +55,7 @@ class AutoMTL(MultiTaskModel):
     """An architecture found by AutoMTL's search, retrained as an ordinary model.
 
     The chosen feature-interaction operation, the experts with their chosen
-    operations, and per task a softmax gate over the experts it selected
+    operations, and per task a gate (softmax) over the experts it selected
     (`zoo.layers.SearchedExpertsSwitcher`), then towers. Trains, saves and
     exports like any zoo model.
 
@@ -70,6 +71,9 @@ class AutoMTL(MultiTaskModel):
         preprocessor: an adapted `zoo.features.FeaturePreprocessor`.
         tower_units: task tower widths; defaults to the architecture's
             `tower_units`, else the paper's (128, 64).
+        gate: the task gates' kind: `None` for softmax gates, a gate name
+            from `zoo.registry.GATES` (`"noisy-top-k"`), a config dict or a
+            prototype gate layer (see `zoo.layers.gates.factory`).
         **kwargs: `MultiTaskModel` keyword arguments.
 
     Example:
@@ -92,6 +96,7 @@ class AutoMTL(MultiTaskModel):
         features=None,
         preprocessor=None,
         tower_units=None,
+        gate=None,
         **kwargs,
     ):
         # Needed before the base class: the switcher is built for this many fields.
@@ -100,6 +105,7 @@ class AutoMTL(MultiTaskModel):
         check_architecture(architecture, names)
         self.architecture = dict(architecture)
         self.field_dim = int(architecture["field_dim"])
+        self.gate = serialize_gate(gate)
         switcher = SearchedExpertsSwitcher(
             len(tasks),
             num_fields=len(features),
@@ -108,6 +114,7 @@ class AutoMTL(MultiTaskModel):
             experts=architecture["experts"],
             task_experts=[architecture["task_experts"][name] for name in names],
             expert_width=architecture["expert_width"],
+            gate=self.gate,
             name="switcher",
         )
         if tower_units is None:
@@ -129,4 +136,5 @@ class AutoMTL(MultiTaskModel):
     def get_config(self):
         config = super().get_config()
         config["architecture"] = self.architecture
+        config["gate"] = self.gate
         return config

@@ -37,7 +37,7 @@ class AutoMTLSupernet(MultiTaskModel):
         field_dim: width of every field vector (categorical embeddings and
             the numeric features' linear maps).
         interaction_ops, expert_ops, num_experts, num_blocks, expert_width,
-        expert_selection, shared_expert_architecture, jsd_weight, seed: see
+        expert_selection, shared_expert_architecture, jsd_weight, seed, gate: see
             `zoo.layers.AutoMTLSearchSwitcher`.
         tower_units: task tower widths; the paper's (128, 64).
         **kwargs: `MultiTaskModel` keyword arguments.
@@ -63,6 +63,7 @@ class AutoMTLSupernet(MultiTaskModel):
         jsd_weight=1.0,
         tower_units=(128, 64),
         seed=None,
+        gate=None,
         **kwargs,
     ):
         # Needed before the base class: the switcher is built for this many fields.
@@ -82,6 +83,7 @@ class AutoMTLSupernet(MultiTaskModel):
             shared_expert_architecture=shared_expert_architecture,
             jsd_weight=jsd_weight,
             seed=seed,
+            gate=gate,
             name="switcher",
         )
         super().__init__(
@@ -172,10 +174,10 @@ class AutoMTLSupernet(MultiTaskModel):
         return jsd, skip, selection_on
 
     def architecture_step(self, data):
-        """Updates alpha on a validation batch; returns the validation loss."""
+        """Updates alpha on a validation batch (preprocessed features); returns its loss."""
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
         variables = self.architecture_variables()
-        with tf.GradientTape() as tape:
+        with tf.GradientTape() as tape, self.preprocessed_inputs():
             y_pred = self(x, training=True)
             losses = self.task_losses(y, y_pred, sample_weight, track=False)
             loss = self.loss_weighting(losses, training=False)
@@ -184,11 +186,14 @@ class AutoMTLSupernet(MultiTaskModel):
         return loss
 
     def weight_step(self, data, selection_on=1.0):
-        """Updates the network weights, and beta scaled by `selection_on`, on a training batch."""
+        """Updates the network weights, and beta scaled by `selection_on`, on a training batch.
+
+        `data` holds preprocessed features, as the search's pipeline gives them.
+        """
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
         network = self.network_variables()
         selection = self.selection_variables()
-        with tf.GradientTape() as tape:
+        with tf.GradientTape() as tape, self.preprocessed_inputs():
             y_pred = self(x, training=True)
             losses = self.task_losses(y, y_pred, sample_weight)
             loss = self._total_loss(losses, training=True)  # + JSD (add_loss)
@@ -299,6 +304,7 @@ class AutoMTLSupernet(MultiTaskModel):
                 "shared_expert_architecture": switcher.shared_expert_architecture,
                 "jsd_weight": switcher.jsd_weight,
                 "seed": self.seed,
+                "gate": switcher.gate,
             }
         )
         return config

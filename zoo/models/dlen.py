@@ -181,9 +181,15 @@ def _upper_limits(tasks, alpha, alpha_ratio, base_rates):
 
 @register
 class MMoEDLEN(LatentEmotionHead, MMoE):
-    """MMoE with the DLEN head (`zoo.models.dlen.LatentEmotionHead`). Arguments of both."""
+    """MMoE with the DLEN head (`zoo.models.dlen.LatentEmotionHead`). Arguments of both.
+
+    `gate=` (a gate name, config or layer) goes to MMoE's gates, as in `zoo.models.MMoE`.
+    """
 
 
 @register
 class PLEDLEN(LatentEmotionHead, PLE):
-    """PLE with the DLEN head (`zoo.models.dlen.LatentEmotionHead`). Arguments of both."""
+    """PLE with the DLEN head (`zoo.models.dlen.LatentEmotionHead`). Arguments of both.
+
+    `gate=` (a gate name, config or layer) goes to PLE's gates, as in `zoo.models.PLE`.
+    """

@@ -1,11 +1,12 @@
 from zoo.api import register
+from zoo.layers.gates.factory import serialize_gate
 from zoo.layers.switchers.mmoe import MMoESwitcher
 from zoo.models.multitask_model import MultiTaskModel
 
 
 @register
 class MMoE(MultiTaskModel):
-    """Multi-gate Mixture-of-Experts: shared experts, one softmax gate per task.
+    """Multi-gate Mixture-of-Experts: shared experts, one gate per task.
 
     h_k = sum_i softmax(W_k x)_i f_i(x), y_k = tower_k(h_k).
 
@@ -17,7 +18,11 @@ class MMoE(MultiTaskModel):
         num_experts: int, the number of experts N.
         expert_units: list of int, hidden widths of each expert.
         tower_units: list of int, widths of each task's tower.
-        gate_temperature: float > 0, softmax temperature of the gates.
+        gate_temperature: float > 0, softmax temperature of the default gates.
+        gate: the gates' kind: `None` for softmax gates with
+            `gate_temperature`, a gate name from `zoo.registry.GATES`
+            (`"noisy-top-k"`), a config dict or a prototype gate layer (see
+            `zoo.layers.gates.factory`).
         expert_batch_norm: bool, BatchNormalization inside every expert, as
             torch-rechub does (see `zoo.layers.Experts`).
         dropout: float, dropout inside the experts.
@@ -52,6 +57,7 @@ class MMoE(MultiTaskModel):
         expert_batch_norm=False,
         dropout=0.0,
         tower_dropout=0.0,
+        gate=None,
         **kwargs,
     ):
         self.num_experts = int(num_experts)
@@ -59,6 +65,7 @@ class MMoE(MultiTaskModel):
         self.gate_temperature = gate_temperature
         self.expert_batch_norm = expert_batch_norm
         self.dropout = dropout
+        self.gate = serialize_gate(gate)
         switcher = MMoESwitcher(
             len(tasks),
             self.num_experts,
@@ -67,6 +74,7 @@ class MMoE(MultiTaskModel):
             gate_temperature=gate_temperature,
             expert_batch_norm=expert_batch_norm,
             dropout=dropout,
+            gate=self.gate,
             name="switcher",
         )
         super().__init__(
@@ -88,6 +96,7 @@ class MMoE(MultiTaskModel):
                 "gate_temperature": self.gate_temperature,
                 "expert_batch_norm": self.expert_batch_norm,
                 "dropout": self.dropout,
+                "gate": self.gate,
             }
         )
         return config

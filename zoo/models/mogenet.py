@@ -2,6 +2,7 @@ import keras
 from keras import ops
 
 from zoo.api import register
+from zoo.layers.gates.factory import serialize_gate
 from zoo.layers.graph.pair_interaction import PairInteraction
 from zoo.layers.switchers.graph_enhanced_experts import GraphEnhancedExpertsSwitcher
 from zoo.models.multitask_model import MultiTaskModel
@@ -26,7 +27,7 @@ class MoGENet(MultiTaskModel):
     into four representations of the pair; their four pairwise interactions
     Z = {kappa(h_u, h_i), kappa(h_u, h_i^I), kappa(h_u^U, h_i),
     kappa(h_u^U, h_i^I)} each ride on one expert, and every task mixes
-    [f_n(x) || Z^n] with its own softmax gate over x = [x_u || x_i]
+    [f_n(x) || Z^n] with its own gate (softmax) over x = [x_u || x_i]
     (`GraphEnhancedExpertsSwitcher`).
 
     The loss is the paper's equation (8): per-task cross-entropy weighted by
@@ -58,6 +59,9 @@ class MoGENet(MultiTaskModel):
         loss_weighting: as `MultiTaskModel`; `"uncertainty"` is the paper's.
         dropout: float, dropout in the experts.
         tower_dropout: float, dropout in the towers.
+        gate: the task gates' kind: `None` for the paper's softmax gates,
+            a gate name from `zoo.registry.GATES` (`"noisy-top-k"`), a config
+            dict or a prototype gate layer (see `zoo.layers.gates.factory`).
         **kwargs: `MultiTaskModel` keyword arguments.
 
     Example:
@@ -95,6 +99,7 @@ class MoGENet(MultiTaskModel):
         loss_weighting="uncertainty",
         dropout=0.0,
         tower_dropout=0.0,
+        gate=None,
         **kwargs,
     ):
         if graph_encoder is None:
@@ -108,6 +113,7 @@ class MoGENet(MultiTaskModel):
         self.cooperative_weight = float(cooperative_weight)
         self.l2 = float(l2)
         self.dropout = dropout
+        self.gate = serialize_gate(gate)
         regularizer = keras.regularizers.L2(self.l2) if self.l2 > 0 else None
         self._regularizer = regularizer
         super().__init__(
@@ -119,6 +125,7 @@ class MoGENet(MultiTaskModel):
                 cooperative_weight=self.cooperative_weight,
                 dropout=dropout,
                 kernel_regularizer=regularizer,
+                gate=self.gate,
                 name="switcher",
             ),
             features=features,
@@ -158,6 +165,7 @@ class MoGENet(MultiTaskModel):
                 "cooperative_weight": self.cooperative_weight,
                 "l2": self.l2,
                 "dropout": self.dropout,
+                "gate": self.gate,
             }
         )
         return config

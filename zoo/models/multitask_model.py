@@ -1,3 +1,6 @@
+import contextlib
+import inspect
+
 import keras
 import tensorflow as tf
 from keras import ops
@@ -7,7 +10,9 @@ from zoo.distribute import MultiWorkerFitFixes, replica_share
 from zoo.graphs.graph_inputs import CHANNELS
 from zoo.layers.features.feature_embedding import FeatureEmbedding
 from zoo.layers.towers.tower import Tower
-from zoo.losses.weighting import get_loss_weighting
+from zoo.losses.weighting import FixedLossWeights, get_loss_weighting
+from zoo.models import compile_arguments
+from zoo.models.raw_inputs import RawFeatureEncoder, as_feature_dict
 from zoo.tasks import as_tasks
 
 
@@ -21,10 +26,17 @@ class MultiTaskModel(MultiWorkerFitFixes, keras.Model):
     handling, towers, outputs, gate inspection and `compile` defaults live
     here once.
 
-    The model takes preprocessed features (ids and normalized floats from
-    `zoo.features.FeaturePreprocessor`), which keeps every step of training
-    XLA-compilable. The preprocessor travels with the model (it is saved in
-    the `.keras` file) so that export can put it in front of the model.
+    With a preprocessor, the model takes raw features: `model(raw)`,
+    `fit`, `evaluate` and `predict` accept dicts of raw columns, pandas
+    DataFrames or `tf.data` datasets of them, and run the preprocessor in
+    front of the compiled step (mapped over a dataset, once over in-memory
+    columns), as keras-hub's tasks do. The step itself computes on
+    preprocessed features (ids and normalized floats), which keeps it
+    XLA-compilable; pipelines that preprocess once and cache (the zoo's
+    `TabularDataset.tf_dataset`) feed them inside
+    `with model.preprocessed_inputs():`. The preprocessor is saved in the
+    `.keras` file, and export puts it in front of the model. Without a
+    preprocessor (`features=` given), the model takes preprocessed features.
 
     Args:
         tasks: list of `zoo.tasks.Task` (or config dicts, or names of binary
@@ -63,7 +75,8 @@ class MultiTaskModel(MultiWorkerFitFixes, keras.Model):
         **kwargs: `keras.Model` keyword arguments, e.g. `name`.
 
     Call arguments:
-        inputs: dict of preprocessed features.
+        inputs: dict of raw features (preprocessed ones without a
+            preprocessor, or inside `preprocessed_inputs()`).
         training: bool.
 
     Returns:
@@ -121,6 +134,9 @@ class MultiTaskModel(MultiWorkerFitFixes, keras.Model):
         # would switch XLA off for the whole model (Keras checks every
         # tracked layer's `supports_jit`). It is saved through get_config.
         object.__setattr__(self, "preprocessor", preprocessor)
+        # How many `preprocessed_inputs()` scopes are open (fit, evaluate and
+        # predict open one around Keras' own loop).
+        self._preprocessed_scopes = 0
         self.switcher = switcher
         self.tower_units = [int(u) for u in tower_units]
         self.tower_dropout = tower_dropout
@@ -128,6 +144,13 @@ class MultiTaskModel(MultiWorkerFitFixes, keras.Model):
         self.towers = self.make_towers()
         self.output_activations = {t.name: keras.activations.get(t.activation) for t in self.tasks}
         self.loss_weighting = get_loss_weighting(loss_weighting, self.task_names)
+        # The fixed weights the model is built with; `compile(loss_weights=)`
+        # trains with others (saved in the compile config, not here).
+        self.built_loss_weights = (
+            self.loss_weighting.task_weights()
+            if isinstance(self.loss_weighting, FixedLossWeights)
+            else None
+        )
         # Per-task losses in the training logs ("income_loss", "val_income_loss").
         self.task_loss_trackers = {
             t.name: keras.metrics.Mean(name=f"{t.name}_loss") for t in self.tasks
@@ -146,6 +169,28 @@ class MultiTaskModel(MultiWorkerFitFixes, keras.Model):
             self.bias_embedding = FeatureEmbedding(bias_features, name="bias_embedding")
             self.bias_tower = Tower(self.bias_tower_units, output_units=1, name="bias_tower")
         self.ranking_weights = _check_ranking_weights(ranking_weights, self.tasks)
+
+    @classmethod
+    def from_preset(cls, name, load_weights=True, **kwargs):
+        """A model of this class from a preset (`zoo.presets.list_presets()` lists them).
+
+        `zoo.models.MMoE.from_preset("mmoe_census_income")` is the trained
+        MMoE shipped with the package; with `load_weights=False` and your
+        `preprocessor`, a fresh one with the preset's architecture. See
+        `zoo.presets.from_preset`.
+
+        Raises:
+            ValueError: the preset is of another model class.
+        """
+        from zoo import presets  # presets name model classes: imported on use, no cycle
+
+        model = presets.from_preset(name, load_weights=load_weights, **kwargs)
+        if not isinstance(model, cls):
+            raise ValueError(
+                f"Preset {name!r} is a {type(model).__name__}, not a {cls.__name__}. "
+                f"{cls.__name__}'s presets: {list(presets.list_presets(model=_cli_name(cls)))}"
+            )
+        return model
 
     # Whether `graph_encoder` (the "+MGNN" input) fits the model's switcher input.
     supports_graph_encoder = True
@@ -219,6 +264,71 @@ class MultiTaskModel(MultiWorkerFitFixes, keras.Model):
     @property
     def task_names(self):
         return [t.name for t in self.tasks]
+
+    # ------------------------------------------------------------------
+    # Raw features in: the preprocessor runs in front of the compiled step.
+    # ------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def preprocessed_inputs(self):
+        """Within it, the model's call, `fit`, `evaluate` and `predict` take preprocessed features.
+
+        For pipelines that run the preprocessor themselves (once, cached:
+        `TabularDataset.tf_dataset`) and for code that inspects layers.
+
+        Example:
+        ```python
+        with model.preprocessed_inputs():
+            model.fit(dataset.tf_dataset("train", model.preprocessor, 256))
+        ```
+        """
+        self._preprocessed_scopes += 1
+        try:
+            yield self
+        finally:
+            self._preprocessed_scopes -= 1
+
+    @property
+    def takes_raw_features(self):
+        """Whether calls now take raw features: a preprocessor, and no `preprocessed_inputs()`."""
+        return self.preprocessor is not None and not self._preprocessed_scopes
+
+    def raw_feature_encoder(self):
+        """The `RawFeatureEncoder` in front of the model (features a signature omits optional)."""
+        optional = {name for omitted in self.serving_signatures().values() for name in omitted}
+        return RawFeatureEncoder(self.preprocessor, optional=optional)
+
+    def __call__(self, inputs, *args, **kwargs):
+        if not self.takes_raw_features:
+            return super().__call__(inputs, *args, **kwargs)
+        encoded = self.raw_feature_encoder()(as_feature_dict(inputs))
+        with self.preprocessed_inputs():
+            return super().__call__(encoded, *args, **kwargs)
+
+    def fit(self, *args, **kwargs):
+        return self._run_keras_loop(keras.Model.fit, args, kwargs)
+
+    def evaluate(self, *args, **kwargs):
+        return self._run_keras_loop(keras.Model.evaluate, args, kwargs)
+
+    def predict(self, *args, **kwargs):
+        return self._run_keras_loop(keras.Model.predict, args, kwargs)
+
+    def _run_keras_loop(self, method, args, kwargs):
+        """Keras' `fit`/`evaluate`/`predict` with `x` (and `validation_data`) preprocessed."""
+        bound = inspect.signature(method).bind(self, *args, **kwargs)
+        if self.takes_raw_features:
+            encoder = self.raw_feature_encoder()
+            arguments = bound.arguments
+            arguments["x"] = encoder.encode_data(arguments.get("x"))
+            if arguments.get("validation_data") is not None:
+                arguments["validation_data"] = encoder.encode_validation_data(
+                    arguments["validation_data"]
+                )
+        # Through the class's own MRO (MultiWorkerFitFixes sits before keras.Model).
+        loop = getattr(super(), method.__name__)
+        with self.preprocessed_inputs():
+            return loop(*bound.args[1:], **bound.kwargs)
 
     def task_representations(self, inputs, training=None, return_gate_weights=False):
         """Per-task inputs of the towers (and the gate weights, on request)."""
@@ -352,7 +462,8 @@ class MultiTaskModel(MultiWorkerFitFixes, keras.Model):
         """
         if not self.built:  # outputs_with_extras may call sublayers without self(...)
             self.build()
-        outputs = self.outputs_with_extras(features)
+        with self.preprocessed_inputs():
+            outputs = self.outputs_with_extras(features)
         if self.ranking_weights:
             outputs["ranking_score"] = sum(
                 weight * outputs[name] for name, weight in self.ranking_weights.items()
@@ -360,7 +471,13 @@ class MultiTaskModel(MultiWorkerFitFixes, keras.Model):
         return outputs
 
     def gate_weights(self, inputs):
-        """Dict from gate name to `(batch, experts)` weights; task gates by task name."""
+        """Dict from gate name to `(batch, experts)` weights; task gates by task name.
+
+        `inputs` are features as the model's call takes them (raw, with a
+        preprocessor).
+        """
+        if self.takes_raw_features:
+            inputs = self.raw_feature_encoder()(as_feature_dict(inputs))
         _, weights = self.task_representations(inputs, return_gate_weights=True)
         return {self._display_name(name): w for name, w in weights.items()}
 
@@ -405,8 +522,12 @@ class MultiTaskModel(MultiWorkerFitFixes, keras.Model):
             sample_weight = {t.name: sample_weight for t in self.tasks}
         losses = []
         for task in self.tasks:
+            labels = y[task.name]
+            if task.output_units == 1:
+                # `(batch,)` labels, as Keras users pass them, against `(batch, 1)` outputs.
+                labels = ops.reshape(labels, (-1, 1))
             # Loss.call gives the unreduced per-row loss, shape (batch,).
-            per_row = self.task_loss_functions[task.name].call(y[task.name], y_pred[task.name])
+            per_row = self.task_loss_functions[task.name].call(labels, y_pred[task.name])
             weight = None if sample_weight is None else sample_weight.get(task.name)
             if weight is None:
                 count = ops.cast(ops.shape(per_row)[0], per_row.dtype)
@@ -492,30 +613,52 @@ class MultiTaskModel(MultiWorkerFitFixes, keras.Model):
         self.loss_weighting.renormalize()
         return self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
 
-    def compile(self, optimizer="adam", loss=None, metrics=None, **kwargs):
-        """`keras.Model.compile` with per-task defaults.
+    def compile(self, optimizer="adam", loss=None, loss_weights=None, metrics=None, **kwargs):
+        """`keras.Model.compile`, taking `loss`, `loss_weights` and `metrics` as Keras does.
 
-        The training loss is `loss_weighting` (set when the model is built)
-        over the per-task losses. Each task's loss follows its type (binary
-        or sparse categorical cross-entropy, MSE) unless `loss` maps the
-        task's name to another Keras loss; metrics are AUC, accuracy or MSE
-        per task unless given (`[]`: none); the optimizer defaults to Adam with learning
-        rate 1e-3.
+        The training loss is the model's `loss_weighting` over per-task
+        losses, each the mean over the rows that have the task's label.
+
+        Args:
+            optimizer: as Keras takes it; Adam with learning rate 1e-3 by default.
+            loss: `None` (per task: binary or sparse categorical
+                cross-entropy, or MSE by the task's type), one loss for every
+                task, a list in task order, or a dict from task name to a
+                loss; a loss is a name, a function or a `keras.losses.Loss`.
+            loss_weights: `None`, a list in task order or a dict from task
+                name to weight: fixed weights of the task losses. A model
+                that learns its weights (`loss_weighting="uncertainty"` or
+                `"gradnorm"`) or was built with other fixed weights refuses
+                them, pointing to `loss_weighting=`.
+            metrics: `None` (per task: AUC, accuracy or MSE), `[]` (none), a
+                list for every task (`["auc"]`), a list of lists in task
+                order, or a dict from task name to metrics.
+            **kwargs: the other `keras.Model.compile` arguments
+                (`weighted_metrics`, `jit_compile`, `steps_per_execution`, ...).
         """
-        loss = dict(loss or {})
-        unknown = sorted(set(loss) - set(self.task_names))
-        if unknown:
-            raise ValueError(
-                f"`loss` names unknown tasks {unknown}; the tasks are {self.task_names}."
-            )
-        self.task_loss_functions = {
-            t.name: _loss_object(loss[t.name]) if t.name in loss else t.loss() for t in self.tasks
-        }
-        if metrics is None:
-            metrics = {t.name: t.metrics() for t in self.tasks}
-        # An empty list means none: Keras would otherwise build an empty
+        self.task_loss_functions = compile_arguments.task_losses(loss, self.tasks)
+        weights = compile_arguments.fixed_loss_weights(
+            loss_weights, self.loss_weighting, self.built_loss_weights
+        )
+        if weights is not None:
+            self.loss_weighting.weights_by_task = weights
+        metrics = compile_arguments.task_metrics(metrics, self.tasks)
+        # No metric at all means none: Keras would otherwise build an empty
         # metric container from the first batch.
+        metrics = {name: m for name, m in metrics.items() if m}
         super().compile(optimizer=optimizer, metrics=metrics or None, **kwargs)
+        if not metrics:
+            # Keras keeps an earlier compile's metrics when given none.
+            self._compile_metrics = None
+        # Keras records only the arguments it was given; the losses go into
+        # the saved compile config too, so a reloaded model trains on them.
+        self._zoo_compile_arguments = {"loss": loss, "loss_weights": loss_weights}
+
+    def get_compile_config(self):
+        config = super().get_compile_config()
+        if config is not None and hasattr(self, "_zoo_compile_arguments"):
+            config.update(keras.saving.serialize_keras_object(self._zoo_compile_arguments))
+        return config
 
     def compile_from_config(self, config):
         # Needed because compile() is overridden: Keras skips re-compiling a
@@ -524,6 +667,13 @@ class MultiTaskModel(MultiWorkerFitFixes, keras.Model):
         self.compile(**config)
         if self.built:
             self.optimizer.build(self.trainable_variables)
+
+    def _built_loss_weighting_config(self):
+        """The loss weighting as built: weights a compile set are in the compile config."""
+        config = keras.layers.serialize(self.loss_weighting)
+        if self.built_loss_weights is not None:
+            config["config"]["weights"] = dict(self.built_loss_weights)
+        return config
 
     def get_config(self):
         # Base keras.Model config holds name and trainable only.
@@ -537,7 +687,7 @@ class MultiTaskModel(MultiWorkerFitFixes, keras.Model):
                 ),
                 "tower_units": self.tower_units,
                 "tower_dropout": self.tower_dropout,
-                "loss_weighting": keras.layers.serialize(self.loss_weighting),
+                "loss_weighting": self._built_loss_weighting_config(),
                 "bias_tower_feature": self.bias_tower_feature,
                 "bias_tower_units": self.bias_tower_units,
                 "ranking_weights": self.ranking_weights,
@@ -549,6 +699,15 @@ class MultiTaskModel(MultiWorkerFitFixes, keras.Model):
         if type(self) is MultiTaskModel:
             config["switcher"] = keras.layers.serialize(self.switcher)
         return config
+
+
+def _cli_name(cls):
+    """The command-line name the registry gives `cls`, or `None`."""
+    from zoo.registry import MODELS
+
+    return next(
+        (name for name, path in MODELS.paths().items() if path.endswith(f":{cls.__name__}")), None
+    )
 
 
 def resolve_features(features, preprocessor):
@@ -580,13 +739,3 @@ def _check_ranking_weights(ranking_weights, tasks):
             )
         weights[name] = float(weight)
     return weights
-
-
-def _loss_object(identifier):
-    """A `keras.losses.Loss` (whose `call` is per row) from a name, function or Loss."""
-    loss = keras.losses.get(identifier)
-    if isinstance(loss, keras.losses.Loss):
-        return loss
-    if callable(loss):
-        return keras.losses.LossFunctionWrapper(loss)
-    raise ValueError(f"Expected a Keras loss. Received: {identifier!r}")

@@ -1,4 +1,5 @@
 from zoo.api import register
+from zoo.layers.gates.factory import serialize_gate
 from zoo.layers.switchers.cgc import CGCSwitcher
 from zoo.layers.switchers.ple import PLESwitcher
 from zoo.models.multitask_model import MultiTaskModel
@@ -19,7 +20,11 @@ class PLE(MultiTaskModel):
         num_shared_experts: int, shared experts at each level.
         expert_units: list of int, hidden widths of every expert.
         tower_units: list of int, widths of each task's tower.
-        gate_temperature: float > 0, softmax temperature of the gates.
+        gate_temperature: float > 0, softmax temperature of the default gates.
+        gate: the gates' kind: `None` for softmax gates with
+            `gate_temperature`, a gate name from `zoo.registry.GATES`
+            (`"noisy-top-k"`), a config dict or a prototype gate layer (see
+            `zoo.layers.gates.factory`).
         expert_batch_norm: bool, BatchNormalization inside every expert, as
             torch-rechub does (see `zoo.layers.Experts`).
         dropout: float, dropout inside the experts.
@@ -46,6 +51,7 @@ class PLE(MultiTaskModel):
         expert_batch_norm=False,
         dropout=0.0,
         tower_dropout=0.0,
+        gate=None,
         **kwargs,
     ):
         self.num_levels = int(num_levels)
@@ -55,6 +61,7 @@ class PLE(MultiTaskModel):
         self.gate_temperature = gate_temperature
         self.expert_batch_norm = expert_batch_norm
         self.dropout = dropout
+        self.gate = serialize_gate(gate)
         super().__init__(
             tasks,
             self._make_switcher(len(tasks)),
@@ -75,6 +82,7 @@ class PLE(MultiTaskModel):
             gate_temperature=self.gate_temperature,
             expert_batch_norm=self.expert_batch_norm,
             dropout=self.dropout,
+            gate=self.gate,
             name="switcher",
         )
 
@@ -89,6 +97,7 @@ class PLE(MultiTaskModel):
                 "gate_temperature": self.gate_temperature,
                 "expert_batch_norm": self.expert_batch_norm,
                 "dropout": self.dropout,
+                "gate": self.gate,
             }
         )
         return config
@@ -117,6 +126,7 @@ class CGC(PLE):
             gate_temperature=self.gate_temperature,
             expert_batch_norm=self.expert_batch_norm,
             dropout=self.dropout,
+            gate=self.gate,
             name="switcher",
         )
 

@@ -213,14 +213,15 @@ def search_automtl(model, dataset, config):
     # pairs for the whole search; the validation split is usually the
     # smaller one and is cycled, as the reference's DataProvider does.
     pairs = tf.data.Dataset.zip((train.repeat(), validation.repeat()))
-    history = model.fit(
-        pairs.prefetch(tf.data.AUTOTUNE),
-        steps_per_epoch=steps_per_epoch,
-        epochs=config.epochs,
-        callbacks=callbacks,
-        verbose=config.verbose,
-        shuffle=False,
-    )
+    with model.preprocessed_inputs():  # the splits hold preprocessed features
+        history = model.fit(
+            pairs.prefetch(tf.data.AUTOTUNE),
+            steps_per_epoch=steps_per_epoch,
+            epochs=config.epochs,
+            callbacks=callbacks,
+            verbose=config.verbose,
+            shuffle=False,
+        )
     wall = time.perf_counter() - started
     architecture = model.derive(config.num_selected)
     architecture["search"] = {

@@ -28,7 +28,8 @@ def average_gate_weights(model, dataset, split, batch_size=4096):
     data = dataset.tf_dataset(split, model.preprocessor, batch_size)
     sums, rows = {}, 0
     for batch in data:
-        weights = model.gate_weights(batch[0])
+        with model.preprocessed_inputs():
+            weights = model.gate_weights(batch[0])
         for gate, w in weights.items():
             sums[gate] = sums.get(gate, 0.0) + np.asarray(w, np.float64).sum(axis=0)
         rows += int(next(iter(weights.values())).shape[0])

@@ -263,7 +263,7 @@ def fit(model, dataset, config, graph_inputs=None, callbacks=()):
     if config.backup_dir and not model.built:
         # A backup can only be restored into built weights; Keras builds a
         # model without a strategy at its first step, after the callbacks start.
-        with strategy.scope():
+        with strategy.scope(), model.preprocessed_inputs():
             model(next(iter(validation_data))[0], training=False)
     timer = TrainingTimer()
     extra_callbacks = list(callbacks)
@@ -285,17 +285,19 @@ def fit(model, dataset, config, graph_inputs=None, callbacks=()):
     if config.tensorboard_dir and cluster_role().is_chief:
         callbacks.append(keras.callbacks.TensorBoard(log_dir=config.tensorboard_dir))
     callbacks.extend(extra_callbacks)
-    history = model.fit(
-        train_data,
-        steps_per_epoch=steps_per_epoch,
-        validation_data=validation_data,
-        epochs=config.epochs,
-        callbacks=callbacks,
-        verbose=config.verbose,
-        # train_data draws a new permutation every epoch already; Keras cannot
-        # shuffle a tf.data.Dataset and would only warn about it.
-        shuffle=False,
-    )
+    # The datasets hold preprocessed features (preprocessed once, cached).
+    with model.preprocessed_inputs():
+        history = model.fit(
+            train_data,
+            steps_per_epoch=steps_per_epoch,
+            validation_data=validation_data,
+            epochs=config.epochs,
+            callbacks=callbacks,
+            verbose=config.verbose,
+            # train_data draws a new permutation every epoch already; Keras cannot
+            # shuffle a tf.data.Dataset and would only warn about it.
+            shuffle=False,
+        )
     if model.uses_graph:
         model.refresh_graph_tables(graph_inputs)
     monitored = history.history.get(config.early_stopping_monitor, [])
@@ -438,7 +440,8 @@ def _prediction_function(model, outputs):
             model = model_ref()
             features = model.signature_features(features)
             if outputs == "tasks":
-                return model(features, training=False)
+                with model.preprocessed_inputs():
+                    return model(features, training=False)
             return model.serving_outputs(features)
 
         functions[outputs] = serve

@@ -3,15 +3,15 @@
 The terms do not allow redistribution as far as is known: download the
 preprocessed CSV files (torch-rechub / the AITM authors' preprocessing of
 Tianchi dataset 408) and pass their folder as `--manual_dir`. Rows are read
-and checked by `zoo.data.ali_ccp.load_ali_ccp`'s stream, in file order, split
+and checked by `zoo.data.sources.ali_ccp.load_ali_ccp`'s stream, in file order, split
 as published (train, val, test).
 """
 
 import tensorflow_datasets as tfds
 
-from zoo.data import ali_ccp
-from zoo.data.streaming_csv import SCAN_BATCH_SIZE
-from zoo.data.tfds_source import column_schema, dataset_info, packed_examples
+from zoo.data.formats.streaming_csv import SCAN_BATCH_SIZE
+from zoo.data.sources.ali_ccp import loader as ali_ccp
+from zoo.data.sources.tfds.records import column_schema, dataset_info, packed_examples
 
 DESCRIPTION = """
 Ali-CCP: impressions of Taobao's recommender with click and purchase labels (Alibaba,

@@ -3,15 +3,15 @@
 The terms do not allow redistribution as far as is known: download one
 country's files (Tianchi dataset 74690) and pass their folder as
 `--manual_dir`. Rows are read and checked by
-`zoo.data.aliexpress.load_aliexpress`'s stream, in file order; validation is
+`zoo.data.sources.aliexpress.load_aliexpress`'s stream, in file order; validation is
 the loader's 10% of the training rows, chosen by hashing each row's index.
 """
 
 import tensorflow_datasets as tfds
 
-from zoo.data import aliexpress
-from zoo.data.streaming_csv import SCAN_BATCH_SIZE
-from zoo.data.tfds_source import column_schema, dataset_info, packed_examples
+from zoo.data.formats.streaming_csv import SCAN_BATCH_SIZE
+from zoo.data.sources.aliexpress import loader as aliexpress
+from zoo.data.sources.tfds.records import column_schema, dataset_info, packed_examples
 
 VALIDATION_FRACTION = 0.1  # load_aliexpress's default
 

@@ -1,8 +1,8 @@
 """Census-Income (KDD) for TensorFlow Datasets, from the files the zoo ships.
 
 `cd datasets/tfds/census_income && tfds build --data_dir DIR`, then
-`zoo.data.tfds_source.load_tfds("census_income", data_dir=DIR)`. The rows are
-read by the zoo's own parser (`zoo.data.census_income`); the splits are the
+`zoo.data.sources.tfds.load_tfds("census_income", data_dir=DIR)`. The rows are
+read by the zoo's own parser (`zoo.data.sources.census_income`); the splits are the
 zoo's: training = `census-income.data`, the UCI test file halved into
 validation and test by the seeded permutation (`SPLIT_SEED`).
 """
@@ -12,17 +12,17 @@ import pathlib
 import numpy as np
 import tensorflow_datasets as tfds
 
-from zoo.data import census_income
-from zoo.data.tabular_dataset import Split
-from zoo.data.tfds_source import column_schema, dataset_info, packed_examples, split_chunks
+from zoo.data.base.tabular_dataset import Split
+from zoo.data.sources.census_income import loader, schema
+from zoo.data.sources.tfds.records import column_schema, dataset_info, packed_examples, split_chunks
 
 # The repository's copy of the UCI files, beside this folder.
 SHIPPED_DIR = pathlib.Path(__file__).resolve().parents[2] / "census-income"
 SPLIT_SEED = 1  # load_census_income's default split_seed
 # Every column but the survey weight (never a feature). The label columns stay:
 # the all-features protocol uses those the task group does not predict.
-COLUMNS = [name for name in census_income.COLUMN_NAMES if name != census_income.SURVEY_WEIGHT]
-CONTINUOUS = dict(census_income.COLUMNS)
+COLUMNS = [name for name in schema.COLUMN_NAMES if name != schema.SURVEY_WEIGHT]
+CONTINUOUS = dict(schema.COLUMNS)
 LABELS = ("income", "never_married", "college_or_above")
 
 DESCRIPTION = """
@@ -74,7 +74,7 @@ class Builder(tfds.core.GeneratorBasedBuilder):
 
     def _schema(self):
         return column_schema(
-            census_income.NAME,
+            schema.NAME,
             strings=[name for name in COLUMNS if not CONTINUOUS[name]],
             floats=[name for name in COLUMNS if CONTINUOUS[name]],
             labels=LABELS,
@@ -92,15 +92,13 @@ class Builder(tfds.core.GeneratorBasedBuilder):
 
     def _split_generators(self, dl_manager):
         directory = str(self.source_dir)
-        train = census_income._read_file(
-            census_income.find_file(directory, census_income.TRAIN_FILE), COLUMNS
-        )
-        rest_raw, rest_labels = census_income._read_file(
-            census_income.find_file(directory, census_income.TEST_FILE), COLUMNS
+        train = loader._read_file(schema.find_file(directory, schema.TRAIN_FILE), COLUMNS)
+        rest_raw, rest_labels = loader._read_file(
+            schema.find_file(directory, schema.TEST_FILE), COLUMNS
         )
         # As load_census_income halves the UCI test file (tests/data/tfds_test.py
         # checks that both give the same rows).
-        is_validation = census_income.validation_mask(len(rest_labels["income"]), SPLIT_SEED)
+        is_validation = schema.validation_mask(len(rest_labels["income"]), SPLIT_SEED)
         splits = {"train": Split(*train)}
         for name, rows in (("validation", is_validation), ("test", ~is_validation)):
             rows = np.flatnonzero(rows)

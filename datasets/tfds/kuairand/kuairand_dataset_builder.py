@@ -2,7 +2,7 @@
 
 `cd datasets/tfds/kuairand && python ../tfds_build.py --data_dir DIR` (or
 `tfds build`), then `load_tfds("kuairand", data_dir=DIR)`. Rows, labels,
-label masks and the split by date are `zoo.data.kuairand.load_kuairand`'s,
+label masks and the split by date are `zoo.data.sources.kuairand.load_kuairand`'s,
 with every task and the loader's default days.
 """
 
@@ -10,13 +10,13 @@ import pathlib
 
 import tensorflow_datasets as tfds
 
-from zoo.data import kuairand
-from zoo.data.tfds_source import column_schema, dataset_info, packed_examples, split_chunks
+from zoo.data.sources.kuairand import load_kuairand, schema
+from zoo.data.sources.tfds.records import column_schema, dataset_info, packed_examples, split_chunks
 
 SHIPPED_DIR = pathlib.Path(__file__).resolve().parents[2] / "kuairand"
 VALIDATION_DAYS, TEST_DAYS = 2, 2  # load_kuairand's defaults
-STRING_COLUMNS = kuairand.STRING_USER_FEATURES
-INT_COLUMNS = kuairand.LOG_FEATURES + kuairand.INT_USER_FEATURES
+STRING_COLUMNS = schema.STRING_USER_FEATURES
+INT_COLUMNS = schema.LOG_FEATURES + schema.INT_USER_FEATURES
 
 DESCRIPTION = """
 KuaiRand-27K like/hate subset: 41,828 interactions of the Kuaishou short-video app's
@@ -30,7 +30,7 @@ https://github.com/chongminggao/KuaiRand). Licence: Creative Commons
 Attribution-ShareAlike 4.0 International (CC BY-SA 4.0); this dataset is an adaptation
 and stays under CC BY-SA 4.0. Changes: rows and users filtered and is_like/is_hate
 replaced by label (by the third party); by the mtl-zoo: columns packed per type, the
-labels computed as zoo.data.kuairand does.
+labels computed as zoo.data.sources.kuairand does.
 
 Each example: `strings` (range and activity columns of the user table), `ints` (ids,
 hour, weekday and the integer user columns), `labels` (click, long_view, like, follow,
@@ -53,7 +53,7 @@ CITATION = """
 
 
 class Builder(tfds.core.GeneratorBasedBuilder):
-    """KuaiRand like/hate subset, every task of `zoo.data.kuairand.TASKS`.
+    """KuaiRand like/hate subset, every task of `zoo.data.sources.kuairand.schema.TASKS`.
 
     Args:
         source_dir: folder with a KuaiRand log and user table (see
@@ -76,10 +76,10 @@ class Builder(tfds.core.GeneratorBasedBuilder):
 
     def _schema(self):
         return column_schema(
-            kuairand.NAME,
+            schema.NAME,
             strings=STRING_COLUMNS,
             ints=INT_COLUMNS,
-            labels=kuairand.TASKS,
+            labels=schema.TASKS,
             masked=("like", "pcr"),
             settings={"validation_days": VALIDATION_DAYS, "test_days": TEST_DAYS},
         )
@@ -90,9 +90,9 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         )
 
     def _split_generators(self, dl_manager):
-        dataset = kuairand.load_kuairand(
+        dataset = load_kuairand(
             str(self.source_dir),
-            tasks=list(kuairand.TASKS),
+            tasks=list(schema.TASKS),
             validation_days=VALIDATION_DAYS,
             test_days=TEST_DAYS,
         )

@@ -3,14 +3,14 @@
 The licence forbids redistribution: download `ml-100k.zip`, unzip it and pass
 the `ml-100k` folder as `--manual_dir`. Rows (rated pairs and sampled unrated
 ones), features and the per-user split by time are
-`zoo.data.movielens.load_movielens_100k`'s, with its default fractions, one
+`zoo.data.sources.movielens.load_movielens_100k`'s, with its default fractions, one
 negative per rated pair and seed 2024.
 """
 
 import tensorflow_datasets as tfds
 
-from zoo.data import movielens
-from zoo.data.tfds_source import column_schema, dataset_info, packed_examples, split_chunks
+from zoo.data.sources.movielens import loader as movielens
+from zoo.data.sources.tfds.records import column_schema, dataset_info, packed_examples, split_chunks
 
 SETTINGS = {
     "negatives_per_positive": 1,

@@ -3,14 +3,14 @@
 No redistribution right: download `train.txt`, `test.txt` and `cart.txt`
 from GHCF's `Data/Taobao/` and pass their folder as `--manual_dir`. Rows,
 labels, negatives and splits are
-`zoo.data.taobao_multibehavior.load_taobao_multibehavior`'s, with its
+`zoo.data.sources.taobao_multibehavior.load_taobao_multibehavior`'s, with its
 defaults (one negative per pair, 10% validation, seed 2024, every user).
 """
 
 import tensorflow_datasets as tfds
 
-from zoo.data import taobao_multibehavior as taobao
-from zoo.data.tfds_source import column_schema, dataset_info, packed_examples, split_chunks
+from zoo.data.sources.taobao_multibehavior import loader as taobao
+from zoo.data.sources.tfds.records import column_schema, dataset_info, packed_examples, split_chunks
 
 SETTINGS = {"negatives_per_positive": 1, "validation_fraction": 0.1, "seed": 2024}
 

@@ -16,9 +16,9 @@ from collections.abc import Callable
 
 import keras
 
+from zoo.layers.core.bit_gate import BitGate
 from zoo.layers.core.mlp import MLP
 from zoo.layers.experts.vector_conv import VectorConv1D
-from zoo.layers.gates.bit_gate import BitGate
 from zoo.layers.interactions.cross_network import CrossNetwork
 from zoo.layers.interactions.field_attention import FieldSelfAttention
 from zoo.layers.interactions.product_layer import ProductLayer

@@ -2,7 +2,7 @@ import keras
 from keras import ops
 
 from zoo.api import register
-from zoo.layers.gates.softmax_gate import SoftmaxGate
+from zoo.layers.gates.factory import make_gate, serialize_gate
 from zoo.layers.search.candidates import EXPERT_OPS, INTERACTION_OPS
 from zoo.layers.search.choice_block import ChoiceBlock
 from zoo.layers.search.expert_selection import ExpertSelection
@@ -35,11 +35,15 @@ class AutoMTLSearchSwitcher(Switcher):
         num_blocks: int >= 1, choice blocks per expert (n).
         expert_width: int, width of the experts' input, blocks and output.
         expert_selection: `True` for AutoMTL's beta; `False` replaces it by
-            an input-dependent softmax gate per task (the "w/o SEL" ablation).
+            an input-dependent gate per task (the "w/o SEL" ablation).
         shared_expert_architecture: all experts search one architecture
             (the "hom Expert" ablation); their weights stay their own.
         jsd_weight: initial weight of the expert-selection JSD loss.
         seed: int or `None`, seed of the architecture weights' initial noise.
+        gate: with `expert_selection=False`, each task's gate: `None` for a
+            `SoftmaxGate`, a gate name from `zoo.registry.GATES`
+            (`"noisy-top-k"`), a config dict or a prototype gate layer (see
+            `zoo.layers.gates.factory`).
         **kwargs: `Switcher` and base layer keyword arguments.
 
     Call arguments:
@@ -78,6 +82,7 @@ class AutoMTLSearchSwitcher(Switcher):
         shared_expert_architecture=False,
         jsd_weight=1.0,
         seed=None,
+        gate=None,
         **kwargs,
     ):
         super().__init__(num_tasks, seed=seed, **kwargs)
@@ -96,6 +101,12 @@ class AutoMTLSearchSwitcher(Switcher):
         self.expert_selection = bool(expert_selection)
         self.shared_expert_architecture = bool(shared_expert_architecture)
         self.jsd_weight = float(jsd_weight)
+        if gate is not None and self.expert_selection:
+            raise ValueError(
+                "gate applies to the gates that replace expert selection; expected "
+                f"expert_selection=False. Received: gate={gate!r}, expert_selection=True"
+            )
+        self.gate = serialize_gate(gate)
         self.interaction = (
             None
             if self.interaction_ops is None
@@ -125,7 +136,7 @@ class AutoMTLSearchSwitcher(Switcher):
             )
         else:
             self.gates = [
-                SoftmaxGate(self.num_experts, name=f"gate_task_{k}") for k in range(num_tasks)
+                make_gate(self.gate, self.num_experts, f"gate_task_{k}") for k in range(num_tasks)
             ]
 
     def build(self, input_shape):
@@ -225,6 +236,7 @@ class AutoMTLSearchSwitcher(Switcher):
                 "expert_selection": self.expert_selection,
                 "shared_expert_architecture": self.shared_expert_architecture,
                 "jsd_weight": self.jsd_weight,
+                "gate": serialize_gate(self.gate),
             }
         )
         return config

@@ -2,7 +2,7 @@ from keras import ops
 
 from zoo.api import register
 from zoo.layers.experts.experts import Experts
-from zoo.layers.gates.softmax_gate import SoftmaxGate
+from zoo.layers.gates.factory import check_gate_temperature, make_gate, serialize_gate
 from zoo.layers.switchers.branch_inputs import branch_inputs, branch_shapes
 from zoo.layers.switchers.switcher import Switcher
 
@@ -23,13 +23,19 @@ class CGCSwitcher(Switcher):
         expert_units: list of int, hidden widths of every expert.
         output_shared: bool, also output the shared branch. Defaults to
             `False`.
-        gate_temperature: float > 0, softmax temperature of the gates.
+        gate_temperature: float > 0, softmax temperature of the default
+            gates (`gate=None`).
         expert_batch_norm: bool, BatchNormalization inside every expert
             (see `Experts`).
         activation: activation inside the experts. Defaults to `"relu"`.
         dropout: float in [0, 1), dropout inside the experts.
         kernel_regularizer: regularizer of expert and gate kernels.
         seed: int or `None`, seed of the dropout.
+        gate: every gate's kind (task and shared gates, each over the
+            experts it sees): `None` for a `SoftmaxGate` with
+            `gate_temperature`, a gate name from `zoo.registry.GATES`
+            (`"noisy-top-k"`), a config dict or a prototype gate layer (see
+            `zoo.layers.gates.factory`).
         **kwargs: base layer keyword arguments.
 
     Call arguments:
@@ -63,6 +69,7 @@ class CGCSwitcher(Switcher):
         dropout=0.0,
         kernel_regularizer=None,
         seed=None,
+        gate=None,
         **kwargs,
     ):
         super().__init__(
@@ -94,12 +101,14 @@ class CGCSwitcher(Switcher):
                 )
         if output_shared and int(num_shared_experts) == 0:
             raise ValueError("output_shared=True needs num_shared_experts >= 1.")
+        check_gate_temperature(gate, gate_temperature)
         self.num_task_experts = num_task_experts
         self.num_shared_experts = int(num_shared_experts)
         self.expert_units = [int(u) for u in expert_units]
         self.output_shared = output_shared
         self.gate_temperature = gate_temperature
         self.expert_batch_norm = expert_batch_norm
+        self.gate = serialize_gate(gate)
 
         def make_experts(count, name):
             if count == 0:
@@ -115,12 +124,13 @@ class CGCSwitcher(Switcher):
                 name=name,
             )
 
-        def make_gate(count, name):
-            return SoftmaxGate(
+        def new_gate(count, name):
+            return make_gate(
+                self.gate,
                 count,
-                temperature=gate_temperature,
+                name,
                 kernel_regularizer=self.kernel_regularizer,
-                name=name,
+                temperature=gate_temperature,
             )
 
         self.task_experts = [
@@ -128,11 +138,11 @@ class CGCSwitcher(Switcher):
         ]
         self.shared_experts = make_experts(self.num_shared_experts, "experts_shared")
         self.task_gates = [
-            make_gate(n + self.num_shared_experts, f"gate_task_{k}")
+            new_gate(n + self.num_shared_experts, f"gate_task_{k}")
             for k, n in enumerate(num_task_experts)
         ]
         self.shared_gate = (
-            make_gate(sum(num_task_experts) + self.num_shared_experts, "gate_shared")
+            new_gate(sum(num_task_experts) + self.num_shared_experts, "gate_shared")
             if output_shared
             else None
         )
@@ -198,6 +208,7 @@ class CGCSwitcher(Switcher):
                 "output_shared": self.output_shared,
                 "gate_temperature": self.gate_temperature,
                 "expert_batch_norm": self.expert_batch_norm,
+                "gate": serialize_gate(self.gate),
             }
         )
         return config

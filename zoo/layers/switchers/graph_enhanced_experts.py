@@ -2,7 +2,7 @@ from keras import ops
 
 from zoo.api import register
 from zoo.layers.experts.experts import Experts
-from zoo.layers.gates.softmax_gate import SoftmaxGate
+from zoo.layers.gates.factory import make_gate, serialize_gate
 from zoo.layers.switchers.switcher import Switcher
 
 
@@ -14,9 +14,9 @@ class GraphEnhancedExpertsSwitcher(Switcher):
 
     x is the pair's feature embedding [x_u || x_i]; Z^n the n-th of the N
     pairwise interactions of the graph representations (equation (3)), so
-    there are as many experts as interactions. The gates are linear maps of
-    x with a softmax, one per task. The experts are identical MLPs with
-    LeakyReLU.
+    there are as many experts as interactions. The gates, one per task,
+    see x: linear maps with a softmax unless `gate` says otherwise. The
+    experts are identical MLPs with LeakyReLU.
 
     The cooperative loss of equation (7),
     L_co = -sum_k sum_{n<m} g_k,n g_k,m (averaged over the batch, as the
@@ -34,6 +34,10 @@ class GraphEnhancedExpertsSwitcher(Switcher):
         dropout: float, dropout in the experts.
         kernel_regularizer: regularizer of expert and gate kernels.
         seed: int or `None`, dropout seed.
+        gate: each task's gate over the experts: `None` for the paper's
+            `SoftmaxGate`, a gate name from `zoo.registry.GATES`
+            (`"noisy-top-k"`), a config dict or a prototype gate layer (see
+            `zoo.layers.gates.factory`).
         **kwargs: base layer keyword arguments.
 
     Call arguments:
@@ -62,6 +66,7 @@ class GraphEnhancedExpertsSwitcher(Switcher):
         dropout=0.0,
         kernel_regularizer=None,
         seed=None,
+        gate=None,
         **kwargs,
     ):
         super().__init__(
@@ -80,6 +85,7 @@ class GraphEnhancedExpertsSwitcher(Switcher):
         self.num_experts = int(num_experts)
         self.expert_units = [int(u) for u in expert_units]
         self.cooperative_weight = float(cooperative_weight)
+        self.gate = serialize_gate(gate)
         self.experts = Experts(
             self.num_experts,
             self.expert_units,
@@ -90,8 +96,11 @@ class GraphEnhancedExpertsSwitcher(Switcher):
             name="experts",
         )
         self.gates = [
-            SoftmaxGate(
-                self.num_experts, kernel_regularizer=self.kernel_regularizer, name=f"gate_task_{k}"
+            make_gate(
+                self.gate,
+                self.num_experts,
+                f"gate_task_{k}",
+                kernel_regularizer=self.kernel_regularizer,
             )
             for k in range(self.num_tasks)
         ]
@@ -129,6 +138,7 @@ class GraphEnhancedExpertsSwitcher(Switcher):
                 "num_experts": self.num_experts,
                 "expert_units": self.expert_units,
                 "cooperative_weight": self.cooperative_weight,
+                "gate": serialize_gate(self.gate),
             }
         )
         return config

@@ -2,13 +2,13 @@ from keras import ops
 
 from zoo.api import register
 from zoo.layers.experts.experts import Experts
-from zoo.layers.gates.softmax_gate import SoftmaxGate
+from zoo.layers.gates.factory import check_gate_temperature, make_gate, serialize_gate
 from zoo.layers.switchers.switcher import Switcher
 
 
 @register
 class MMoESwitcher(Switcher):
-    """Mixture of experts with one softmax gate per task (MMoE) or one in all (OMoE).
+    """Mixture of experts with one gate per task (MMoE) or one in all (OMoE).
 
     h_k = sum_i g_k(x)_i f_i(x): N experts f_i see the input, task k mixes
     them with its own gate g_k. With `num_gates=1` a single gate serves every
@@ -19,7 +19,12 @@ class MMoESwitcher(Switcher):
         num_experts: int >= 1, the number of experts N.
         expert_units: list of int, hidden widths of each expert.
         num_gates: `None` (one gate per task, MMoE) or `1` (OMoE).
-        gate_temperature: float > 0, softmax temperature of the gates.
+        gate_temperature: float > 0, softmax temperature of the default
+            gates (`gate=None`).
+        gate: the gate of every task: `None` for a `SoftmaxGate` with
+            `gate_temperature`, a gate name from `zoo.registry.GATES`
+            (`"noisy-top-k"`), a config dict or a prototype gate layer (see
+            `zoo.layers.gates.factory`).
         expert_batch_norm: bool, BatchNormalization inside every expert
             (see `Experts`).
         activation: activation inside the experts. Defaults to `"relu"`.
@@ -61,6 +66,7 @@ class MMoESwitcher(Switcher):
         dropout=0.0,
         kernel_regularizer=None,
         seed=None,
+        gate=None,
         **kwargs,
     ):
         super().__init__(
@@ -76,9 +82,11 @@ class MMoESwitcher(Switcher):
                 "Expected num_gates to be None (one gate per task) or 1 (one shared gate). "
                 f"Received: num_gates={num_gates}"
             )
+        check_gate_temperature(gate, gate_temperature)
         self.num_experts = int(num_experts)
         self.expert_units = [int(u) for u in expert_units]
         self.num_gates = num_gates
+        self.gate = serialize_gate(gate)
         self.gate_temperature = gate_temperature
         self.expert_batch_norm = expert_batch_norm
         self.experts = Experts(
@@ -93,11 +101,12 @@ class MMoESwitcher(Switcher):
         )
         gate_names = ["shared"] if num_gates == 1 else [f"task_{k}" for k in range(num_tasks)]
         self.gates = {
-            name: SoftmaxGate(
+            name: make_gate(
+                self.gate,
                 self.num_experts,
-                temperature=gate_temperature,
+                f"gate_{name}",
                 kernel_regularizer=self.kernel_regularizer,
-                name=f"gate_{name}",
+                temperature=gate_temperature,
             )
             for name in gate_names
         }
@@ -137,6 +146,7 @@ class MMoESwitcher(Switcher):
                 "num_gates": self.num_gates,
                 "gate_temperature": self.gate_temperature,
                 "expert_batch_norm": self.expert_batch_norm,
+                "gate": serialize_gate(self.gate),
             }
         )
         return config

@@ -1,4 +1,5 @@
 from zoo.api import register
+from zoo.layers.gates.factory import serialize_gate
 from zoo.layers.switchers.cgc import CGCSwitcher
 from zoo.layers.switchers.switcher import Switcher
 
@@ -16,10 +17,11 @@ class PLESwitcher(Switcher):
         num_task_experts: int or list of K ints, per-task experts per level.
         num_shared_experts: int >= 1, shared experts per level.
         expert_units: list of int (every level), or a list of L such lists.
-        gate_temperature: float > 0.
+        gate_temperature: float > 0, softmax temperature of the default gates.
         expert_batch_norm: bool, BatchNormalization inside every expert
             (see `Experts`).
-        activation, dropout, kernel_regularizer, seed: as in `CGCSwitcher`.
+        activation, dropout, kernel_regularizer, seed, gate: as in
+            `CGCSwitcher`; every level's gates are of the kind `gate` says.
         **kwargs: base layer keyword arguments.
 
     Call arguments:
@@ -49,6 +51,7 @@ class PLESwitcher(Switcher):
         dropout=0.0,
         kernel_regularizer=None,
         seed=None,
+        gate=None,
         **kwargs,
     ):
         super().__init__(
@@ -81,6 +84,7 @@ class PLESwitcher(Switcher):
         self.expert_units = expert_units
         self.gate_temperature = gate_temperature
         self.expert_batch_norm = expert_batch_norm
+        self.gate = serialize_gate(gate)
         self.levels = [
             CGCSwitcher(
                 self.num_tasks,
@@ -94,6 +98,7 @@ class PLESwitcher(Switcher):
                 dropout=dropout,
                 kernel_regularizer=self.kernel_regularizer,
                 seed=seed,
+                gate=self.gate,
                 name=f"level_{level}",
             )
             for level in range(self.num_levels)
@@ -134,6 +139,7 @@ class PLESwitcher(Switcher):
                 "expert_units": self.expert_units,
                 "gate_temperature": self.gate_temperature,
                 "expert_batch_norm": self.expert_batch_norm,
+                "gate": serialize_gate(self.gate),
             }
         )
         return config

@@ -2,7 +2,7 @@ import keras
 from keras import ops
 
 from zoo.api import register
-from zoo.layers.gates.softmax_gate import SoftmaxGate
+from zoo.layers.gates.factory import make_gate, serialize_gate
 from zoo.layers.search.choice_block import ChoiceBlock
 from zoo.layers.switchers.switcher import Switcher
 
@@ -13,9 +13,9 @@ class SearchedExpertsSwitcher(Switcher):
 
     Field vectors -> the chosen feature-interaction operation (or none) ->
     a linear map to the expert width -> the experts, each its chosen
-    operations in order ("skip" blocks fall away) -> for task k, a softmax
-    gate over the experts it selected, as MMoE but over `task_experts[k]`
-    only. Experts no task selected are not built.
+    operations in order ("skip" blocks fall away) -> for task k, a gate
+    (softmax unless `gate` says otherwise) over the experts it selected, as
+    MMoE but over `task_experts[k]` only. Experts no task selected are not built.
 
     Args:
         num_tasks: int >= 1.
@@ -26,6 +26,10 @@ class SearchedExpertsSwitcher(Switcher):
             to top.
         task_experts: list (one per task) of the indices of its experts.
         expert_width: int, width of the experts' input, blocks and output.
+        gate: each task's gate over its experts: `None` for a `SoftmaxGate`,
+            a gate name from `zoo.registry.GATES` (`"noisy-top-k"`), a config
+            dict or a prototype gate layer (see `zoo.layers.gates.factory`).
+            A top-k gate's k must not exceed any task's expert count.
         **kwargs: `Switcher` and base layer keyword arguments.
 
     Call arguments:
@@ -60,6 +64,7 @@ class SearchedExpertsSwitcher(Switcher):
         experts,
         task_experts,
         expert_width=64,
+        gate=None,
         **kwargs,
     ):
         super().__init__(num_tasks, **kwargs)
@@ -69,6 +74,7 @@ class SearchedExpertsSwitcher(Switcher):
         self.experts = [list(ops_) for ops_ in experts]
         self.task_experts = [[int(i) for i in chosen] for chosen in task_experts]
         self.expert_width = int(expert_width)
+        self.gate = serialize_gate(gate)
         if len(self.task_experts) != self.num_tasks:
             raise ValueError(
                 f"Expected one expert list per task ({self.num_tasks}). Received: "
@@ -99,7 +105,7 @@ class SearchedExpertsSwitcher(Switcher):
             for i in self.used_experts
         }
         self.gates = [
-            SoftmaxGate(len(chosen), name=f"gate_task_{k}")
+            make_gate(self.gate, len(chosen), f"gate_task_{k}")
             for k, chosen in enumerate(self.task_experts)
         ]
 
@@ -155,6 +161,7 @@ class SearchedExpertsSwitcher(Switcher):
                 "experts": self.experts,
                 "task_experts": self.task_experts,
                 "expert_width": self.expert_width,
+                "gate": serialize_gate(self.gate),
             }
         )
         return config

@@ -1,0 +1,1 @@
+"""What every dataset shares: the in-memory and streamed dataset types, errors, data folders."""

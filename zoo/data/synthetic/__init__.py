@@ -1,0 +1,1 @@
+"""Generated datasets with a known truth: task correlation, funnels, position bias."""

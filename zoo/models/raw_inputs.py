@@ -1,0 +1,133 @@
+"""Raw features in: what a model's `__call__`, `fit`, `evaluate` and `predict` do first.
+
+A zoo model computes on preprocessed features (int32 ids, normalized
+floats), which keeps its training step XLA-compilable; the
+`FeaturePreprocessor` it carries runs string lookups that XLA cannot
+compile. So, as keras-hub's tasks do, the model runs its preprocessor in
+front of the compiled step: mapped over a `tf.data.Dataset`, or once over
+in-memory columns. Raw integer ids therefore always go through their
+lookup or hashing layer; they never reach an embedding as row numbers.
+"""
+
+import numpy as np
+import tensorflow as tf
+
+
+class RawFeatureEncoder:
+    """Turns raw feature dicts into the preprocessed dicts a model computes on.
+
+    Args:
+        preprocessor: the model's adapted `zoo.features.FeaturePreprocessor`.
+        optional: names of features that may be absent (a serving signature
+            leaves them out, e.g. the YouTube model's position); absent, they
+            are dropped again after preprocessing, and the model uses its
+            "missing" value.
+    """
+
+    def __init__(self, preprocessor, optional=()):
+        self.preprocessor = preprocessor
+        self.optional = frozenset(optional)
+        self.raw_dtypes = preprocessor.raw_dtypes()
+
+    def __call__(self, raw):
+        """Dict of preprocessed features from a dict of raw ones.
+
+        Keys that are not features (the `"graph"` sub-graphs of graph
+        models) pass through as they are.
+        """
+        if not isinstance(raw, dict):
+            raise TypeError(
+                "The model takes a dict from feature name to raw values (or a pandas "
+                f"DataFrame). Received: {type(raw).__name__}"
+            )
+        absent = [name for name in self.optional if name not in raw]
+        missing = [name for name in self.raw_dtypes if name not in raw and name not in absent]
+        if missing:
+            raise KeyError(
+                f"Missing raw features {missing}. The model takes {list(self.raw_dtypes)}; "
+                f"received {sorted(raw)}."
+            )
+        present = [name for name in self.raw_dtypes if name in raw]
+        features = {name: _column(raw[name], name, self.raw_dtypes[name]) for name in present}
+        if absent:
+            batch = tf.shape(features[present[0]])[:1]
+            for name in absent:
+                # The preprocessor encodes every feature it knows: throwaway
+                # values, dropped again below.
+                dtype = self.raw_dtypes[name]
+                features[name] = tf.fill(batch, tf.constant("" if dtype == tf.string else 0, dtype))
+        encoded = self.preprocessor(features)
+        for name in absent:
+            del encoded[name]
+        encoded.update({key: value for key, value in raw.items() if key not in self.raw_dtypes})
+        return encoded
+
+    def encode_data(self, data):
+        """`fit`/`evaluate`/`predict` input with its features preprocessed.
+
+        Args:
+            data: a `tf.data.Dataset` of `x`, `(x,)`, `(x, y)` or
+                `(x, y, sample_weight)` elements, mapped; a dict of columns
+                or a pandas DataFrame, preprocessed at once; `None`.
+        """
+        if data is None:
+            return None
+        if isinstance(data, tf.data.Dataset):
+            return data.map(self._encode_element, num_parallel_calls=tf.data.AUTOTUNE)
+        return self(as_feature_dict(data))
+
+    def encode_validation_data(self, validation_data):
+        """`fit`'s `validation_data`: a dataset, or a tuple whose first item is features."""
+        if validation_data is None or isinstance(validation_data, tf.data.Dataset):
+            return self.encode_data(validation_data)
+        if isinstance(validation_data, (tuple, list)) and validation_data:
+            return (self.encode_data(validation_data[0]), *validation_data[1:])
+        raise TypeError(
+            "validation_data must be a tf.data.Dataset or a tuple (features, labels[, "
+            f"sample_weight]). Received: {type(validation_data).__name__}"
+        )
+
+    def _encode_element(self, *element):
+        if len(element) == 1:  # a dataset of feature dicts alone
+            return self(element[0])
+        return (self(element[0]), *element[1:])
+
+
+def as_feature_dict(data):
+    """A dict of columns from a dict or a pandas DataFrame."""
+    if hasattr(data, "to_dict") and hasattr(data, "columns"):  # pandas, without importing it
+        return {str(column): data[column].to_numpy() for column in data.columns}
+    if isinstance(data, dict):
+        return data
+    raise TypeError(
+        "Expected raw features as a dict from feature name to values, a pandas DataFrame or a "
+        f"tf.data.Dataset. Received: {type(data).__name__}"
+    )
+
+
+def _column(values, name, raw_dtype):
+    """One feature's raw values as a `(batch,)` tensor; a clear error for a wrong shape or dtype."""
+    if isinstance(values, np.ndarray) and values.dtype == object:
+        # Python strings in an object array (what pandas holds): tf takes them as bytes.
+        values = values.astype(str)
+    elif isinstance(values, (list, tuple)):
+        values = np.asarray(values)  # Python ints as int64, as numpy and pandas hold them
+    tensor = tf.convert_to_tensor(values)
+    if tensor.dtype == tf.int32 and raw_dtype != tf.float32:
+        # int32 ids are what the preprocessor outputs: taken as raw ids, they would
+        # be looked up as if they were values and land in the OOV bucket unnoticed.
+        raise TypeError(
+            f"Feature {name!r} received int32 values, the dtype of preprocessed ids. Raw "
+            f"values of this feature are {raw_dtype.name}"
+            + (" (cast raw integer ids to int64)" if raw_dtype == tf.int64 else "")
+            + ". To feed preprocessed features, call the model inside "
+            "`with model.preprocessed_inputs():`."
+        )
+    if tensor.shape.rank == 2 and tensor.shape[-1] == 1:
+        tensor = tf.reshape(tensor, (-1,))
+    if tensor.shape.rank is not None and tensor.shape.rank != 1:
+        raise ValueError(
+            f"Feature {name!r}: expected one raw value per row, a 1-D column. Received shape "
+            f"{tuple(tensor.shape)}."
+        )
+    return tensor
