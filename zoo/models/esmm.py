@@ -2,12 +2,12 @@ from keras import ops
 
 from zoo.api import register
 from zoo.layers.switchers.independent import IndependentSwitcher
-from zoo.models.multitask_model import MultiTaskModel
+from zoo.models.switcher_model import SwitcherModel
 from zoo.tasks import as_tasks
 
 
 @register
-class ESMM(MultiTaskModel):
+class ESMM(SwitcherModel):
     """Entire Space Multi-task Model: pCTCVR = pCTR x pCVR, trained on every impression.
 
     A conversion can only follow a click, so P(click and convert) =
@@ -29,11 +29,11 @@ class ESMM(MultiTaskModel):
             preprocessor.
         preprocessor: an adapted `zoo.features.FeaturePreprocessor`.
         hidden_units: widths of the CTR and of the CVR network (each its
-            own, over the shared embeddings).
-        tower_units: widths of the tower on top of each network.
-        dropout: float, dropout in the networks.
-        tower_dropout: float, dropout in the towers.
-        **kwargs: `MultiTaskModel` arguments.
+            own, over the shared embeddings), `[128, 64]` by default.
+        tower_units: widths of the tower on top of each network; none by
+            default.
+        **kwargs: the other arguments of `zoo.layers.IndependentSwitcher`
+            (`dropout`, ...) and `MultiTaskModel`'s.
 
     Returns:
         `{ctr_task: pCTR, ctcvr_task: pCTCVR}`, each `(batch, 1)`. The
@@ -43,8 +43,8 @@ class ESMM(MultiTaskModel):
     Example:
     ```python
     model = zoo.models.ESMM(tasks=["click", "purchase"], preprocessor=preprocessor)
-    model.fit(train_ds)  # labels: click and purchase on every impression
-    p_cvr = model.cvr_predictions(features)
+    model.fit(raw_features, labels)  # click and purchase on every impression
+    p_cvr = model.cvr_predictions(model.preprocessor(raw_features))
     ```
 
     References:
@@ -52,17 +52,11 @@ class ESMM(MultiTaskModel):
         Estimating Post-Click Conversion Rate", SIGIR 2018.
     """
 
-    def __init__(
-        self,
-        tasks,
-        features=None,
-        preprocessor=None,
-        hidden_units=(128, 64),
-        tower_units=(),
-        dropout=0.0,
-        tower_dropout=0.0,
-        **kwargs,
-    ):
+    switcher_class = IndependentSwitcher
+    renamed_arguments = {"hidden_units": "units"}
+    default_arguments = {"hidden_units": (128, 64)}
+
+    def __init__(self, tasks, features=None, preprocessor=None, tower_units=(), **kwargs):
         checked = as_tasks(tasks)
         if len(checked) != 2 or any(t.type != "binary" for t in checked):
             raise ValueError(
@@ -71,16 +65,8 @@ class ESMM(MultiTaskModel):
             )
         if "cvr" in [t.name for t in checked]:
             raise ValueError("A task named 'cvr' would clash with ESMM's pCVR output.")
-        self.hidden_units = [int(u) for u in hidden_units]
-        self.dropout = dropout
         super().__init__(
-            tasks,
-            IndependentSwitcher(2, self.hidden_units, dropout=dropout, name="switcher"),
-            features=features,
-            preprocessor=preprocessor,
-            tower_units=tower_units,
-            tower_dropout=tower_dropout,
-            **kwargs,
+            tasks, features=features, preprocessor=preprocessor, tower_units=tower_units, **kwargs
         )
         self.ctr_task, self.ctcvr_task = self.task_names
 
@@ -102,8 +88,3 @@ class ESMM(MultiTaskModel):
     def outputs_with_extras(self, inputs):
         p_ctr, p_cvr = self._probabilities(inputs, training=False)
         return {self.ctr_task: p_ctr, self.ctcvr_task: p_ctr * p_cvr, "cvr": p_cvr}
-
-    def get_config(self):
-        config = super().get_config()
-        config.update({"hidden_units": self.hidden_units, "dropout": self.dropout})
-        return config

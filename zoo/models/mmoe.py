@@ -1,40 +1,25 @@
 from zoo.api import register
-from zoo.layers.gates.factory import serialize_gate
 from zoo.layers.switchers.mmoe import MMoESwitcher
-from zoo.models.multitask_model import MultiTaskModel
+from zoo.models.switcher_model import SwitcherModel
 
 
 @register
-class MMoE(MultiTaskModel):
+class MMoE(SwitcherModel):
     """Multi-gate Mixture-of-Experts: shared experts, one gate per task.
 
     h_k = sum_i softmax(W_k x)_i f_i(x), y_k = tower_k(h_k).
 
-    Args:
-        tasks: list of tasks.
-        features: `FeatureEmbedding` feature list, or `None` with a
-            preprocessor.
-        preprocessor: an adapted `zoo.features.FeaturePreprocessor`.
-        num_experts: int, the number of experts N.
-        expert_units: list of int, hidden widths of each expert.
-        tower_units: list of int, widths of each task's tower.
-        gate_temperature: float > 0, softmax temperature of the default gates.
-        gate: the gates' kind: `None` for softmax gates with
-            `gate_temperature`, a gate name from `zoo.registry.GATES`
-            (`"noisy-top-k"`), a config dict or a prototype gate layer (see
-            `zoo.layers.gates.factory`).
-        expert_batch_norm: bool, BatchNormalization inside every expert, as
-            torch-rechub does (see `zoo.layers.Experts`).
-        dropout: float, dropout inside the experts.
-        tower_dropout: float, dropout in the towers.
-        **kwargs: `keras.Model` keyword arguments.
+    Args: those of `zoo.layers.MMoESwitcher` (`num_experts`, 8 by default;
+    `expert_units`, `[32]`; `gate`, `gate_temperature`, `expert_batch_norm`,
+    `dropout`, ...) and of `MultiTaskModel` (`tower_units`, `loss_weighting`,
+    ...); `zoo.models.MMoE.constructor_arguments()` lists them all.
 
     Example:
     ```python
     model = zoo.models.MMoE(tasks=["income", "never_married"], preprocessor=preprocessor,
                             num_experts=8, expert_units=[32], tower_units=[16])
     model.compile()
-    model.fit(train_ds, validation_data=val_ds, epochs=5)
+    model.fit(raw_features, labels, epochs=5)
     ```
 
     References:
@@ -42,64 +27,9 @@ class MMoE(MultiTaskModel):
         Multi-gate Mixture-of-Experts", KDD 2018.
     """
 
-    # OMoE reuses this class with one gate; see zoo.models.OMoE.
-    num_gates = None
-
-    def __init__(
-        self,
-        tasks,
-        features=None,
-        preprocessor=None,
-        num_experts=8,
-        expert_units=(32,),
-        tower_units=(16,),
-        gate_temperature=1.0,
-        expert_batch_norm=False,
-        dropout=0.0,
-        tower_dropout=0.0,
-        gate=None,
-        **kwargs,
-    ):
-        self.num_experts = int(num_experts)
-        self.expert_units = [int(u) for u in expert_units]
-        self.gate_temperature = gate_temperature
-        self.expert_batch_norm = expert_batch_norm
-        self.dropout = dropout
-        self.gate = serialize_gate(gate)
-        switcher = MMoESwitcher(
-            len(tasks),
-            self.num_experts,
-            self.expert_units,
-            num_gates=self.num_gates,
-            gate_temperature=gate_temperature,
-            expert_batch_norm=expert_batch_norm,
-            dropout=dropout,
-            gate=self.gate,
-            name="switcher",
-        )
-        super().__init__(
-            tasks,
-            switcher,
-            features=features,
-            preprocessor=preprocessor,
-            tower_units=tower_units,
-            tower_dropout=tower_dropout,
-            **kwargs,
-        )
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "num_experts": self.num_experts,
-                "expert_units": self.expert_units,
-                "gate_temperature": self.gate_temperature,
-                "expert_batch_norm": self.expert_batch_norm,
-                "dropout": self.dropout,
-                "gate": self.gate,
-            }
-        )
-        return config
+    switcher_class = MMoESwitcher
+    fixed_arguments = {"num_gates": None}
+    default_arguments = {"num_experts": 8, "expert_units": (32,)}
 
 
 @register
@@ -110,4 +40,4 @@ class OMoE(MMoE):
     paper's baseline for what a per-task gate adds. Arguments as `MMoE`.
     """
 
-    num_gates = 1
+    fixed_arguments = {"num_gates": 1}

@@ -3,27 +3,20 @@ from keras import ops
 from zoo.api import register
 from zoo.layers.features.feature_embedding import FeatureEmbedding
 from zoo.layers.switchers.independent import IndependentSwitcher
-from zoo.models.multitask_model import MultiTaskModel
+from zoo.models.switcher_model import SwitcherModel
 
 
 @register
-class SingleTask(MultiTaskModel):
+class SingleTask(SwitcherModel):
     """The no-sharing baseline: one MLP per task, with its own embeddings.
 
     Nothing is shared between tasks, not even the embedding tables, so each
     task trains exactly as a separate single-task model would; they only run
     in one `fit` call.
 
-    Args:
-        tasks: list of tasks.
-        features: `FeatureEmbedding` feature list, or `None` with a
-            preprocessor.
-        preprocessor: an adapted `zoo.features.FeaturePreprocessor`.
-        hidden_units: list of int, widths of each task's MLP.
-        tower_units: list of int, widths of each task's tower on top.
-        dropout: float, dropout in the MLPs.
-        tower_dropout: float, dropout in the towers.
-        **kwargs: `keras.Model` keyword arguments.
+    Args: `hidden_units` (each task's MLP, `[256]` by default), the other
+    arguments of `zoo.layers.IndependentSwitcher` (`dropout`, ...) and those
+    of `MultiTaskModel`.
 
     Example:
     ```python
@@ -32,29 +25,12 @@ class SingleTask(MultiTaskModel):
     ```
     """
 
-    def __init__(
-        self,
-        tasks,
-        features=None,
-        preprocessor=None,
-        hidden_units=(256,),
-        tower_units=(16,),
-        dropout=0.0,
-        tower_dropout=0.0,
-        **kwargs,
-    ):
-        self.hidden_units = [int(u) for u in hidden_units]
-        self.dropout = dropout
-        num_tasks = len(tasks)
-        super().__init__(
-            tasks,
-            IndependentSwitcher(num_tasks, self.hidden_units, dropout=dropout, name="switcher"),
-            features=features,
-            preprocessor=preprocessor,
-            tower_units=tower_units,
-            tower_dropout=tower_dropout,
-            **kwargs,
-        )
+    switcher_class = IndependentSwitcher
+    renamed_arguments = {"hidden_units": "units"}
+    default_arguments = {"hidden_units": (256,)}
+
+    def __init__(self, tasks, features=None, preprocessor=None, **kwargs):
+        super().__init__(tasks, features=features, preprocessor=preprocessor, **kwargs)
         self.task_embeddings = [
             FeatureEmbedding(self.backbone_features(), name=f"embedding_{t.name}")
             for t in self.tasks
@@ -66,8 +42,3 @@ class SingleTask(MultiTaskModel):
         if graph is not None:
             per_task_x = [ops.concatenate([x, graph], axis=-1) for x in per_task_x]
         return self.switcher(per_task_x, training=training, return_gate_weights=return_gate_weights)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update({"hidden_units": self.hidden_units, "dropout": self.dropout})
-        return config

@@ -1,10 +1,10 @@
 from zoo.api import register
 from zoo.layers.switchers.snr import SNRAverSwitcher, SNRTransSwitcher
-from zoo.models.multitask_model import MultiTaskModel
+from zoo.models.switcher_model import SwitcherModel
 
 
 @register
-class SNRTrans(MultiTaskModel):
+class SNRTrans(SwitcherModel):
     """Sub-Network Routing with transformations: gated W_ij between sub-networks.
 
     v_j = sum_i z_ij W_ij u_i between consecutive layers of sub-networks and
@@ -12,30 +12,17 @@ class SNRTrans(MultiTaskModel):
     variables z are hard-concrete, pruned by an L0 penalty in training (see
     `zoo.layers.SNRTransSwitcher`).
 
-    Args:
-        tasks: list of tasks.
-        features: `FeatureEmbedding` feature list, or `None` with a
-            preprocessor.
-        preprocessor: an adapted `zoo.features.FeaturePreprocessor`.
-        num_layers: int, the layers of sub-networks.
-        num_experts: int, sub-networks per layer.
-        expert_units: int, the width of every sub-network, or a list of
-            `num_layers` widths, one per layer. The defaults (2 layers of 4
-            sub-networks, 32 wide) are the MoGENet paper's SNR-trans
-            baseline.
-        l0_strength: float >= 0, weight of the L0 penalty on the open
-            connections.
-        tower_units: list of int, widths of each task's tower.
-        dropout: float, dropout inside the sub-networks.
-        tower_dropout: float, dropout in the towers.
-        **kwargs: `keras.Model` keyword arguments, e.g. `loss_weighting`.
+    Args: those of `zoo.layers.SNRTransSwitcher` (`num_layers`, 2 by default;
+    `num_experts`, 4; `expert_units`, 32 or one width per layer;
+    `l0_strength`, 1e-4; `dropout`, ...: the MoGENet paper's SNR-trans
+    baseline) and of `MultiTaskModel` (`tower_units`, `loss_weighting`, ...).
 
     Example:
     ```python
     model = zoo.models.SNRTrans(tasks=["income", "never_married"],
                                 preprocessor=preprocessor, num_experts=4)
     model.compile()
-    model.fit(train_ds, validation_data=val_ds, epochs=5)
+    model.fit(raw_features, labels, epochs=5)
     model.switcher.coding_variables()  # which connections stayed open
     ```
 
@@ -45,57 +32,8 @@ class SNRTrans(MultiTaskModel):
     """
 
     switcher_class = SNRTransSwitcher
-
-    def __init__(
-        self,
-        tasks,
-        features=None,
-        preprocessor=None,
-        num_layers=2,
-        num_experts=4,
-        expert_units=32,
-        l0_strength=1e-4,
-        tower_units=(16,),
-        dropout=0.0,
-        tower_dropout=0.0,
-        **kwargs,
-    ):
-        switcher = self.switcher_class(
-            len(tasks),
-            num_layers=num_layers,
-            num_experts=num_experts,
-            expert_units=expert_units,
-            l0_strength=l0_strength,
-            dropout=dropout,
-            name="switcher",
-        )
-        self.num_layers = switcher.num_layers
-        self.num_experts = switcher.num_experts
-        self.expert_units = switcher.expert_units
-        self.l0_strength = switcher.l0_strength
-        self.dropout = dropout
-        super().__init__(
-            tasks,
-            switcher,
-            features=features,
-            preprocessor=preprocessor,
-            tower_units=tower_units,
-            tower_dropout=tower_dropout,
-            **kwargs,
-        )
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "num_layers": self.num_layers,
-                "num_experts": self.num_experts,
-                "expert_units": self.expert_units,
-                "l0_strength": self.l0_strength,
-                "dropout": self.dropout,
-            }
-        )
-        return config
+    # The MoGENet paper's SNR baselines: 2 layers of 4 sub-networks, 32 wide.
+    default_arguments = {"num_layers": 2, "num_experts": 4, "expert_units": 32, "l0_strength": 1e-4}
 
 
 @register
