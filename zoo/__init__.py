@@ -6,7 +6,7 @@ import os
 # Keras 3 must run on TensorFlow: export and tf.data preprocessing need it.
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 # Subpackages are imported on first use (`zoo.models`, `from zoo import data`):
 # `import zoo` alone must not import TensorFlow, so that the `zoo` command can

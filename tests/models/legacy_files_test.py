@@ -22,7 +22,7 @@ def test_every_kind_of_model_has_a_legacy_file():
     assert len(NAMES) == 11, NAMES
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", [n for n in NAMES if n != "YouTubeMMoE"])
 def test_a_legacy_file_loads_and_predicts_as_it_did(name):
     model = keras.saving.load_model(LEGACY / f"{name}.keras")
     assert type(model).__name__ == name
@@ -35,3 +35,9 @@ def test_a_legacy_file_loads_and_predicts_as_it_did(name):
         np.testing.assert_allclose(
             np.asarray(outputs[task]), expected[f"{name}/{task}"], rtol=1e-5, atol=1e-6
         )
+
+
+def test_a_legacy_youtube_model_is_refused_with_the_version_and_the_way_out():
+    # Its shallow tower now sits in a BiasLogit head, where Keras looks for other weights.
+    with pytest.raises(Exception, match="saved by zoo 0.1.*SavedModel serves unchanged"):
+        keras.saving.load_model(LEGACY / "YouTubeMMoE.keras")

@@ -55,9 +55,9 @@ def test_default_bias_tasks_are_binary_and_regression_tasks(synthetic_preprocess
 
 
 def test_configuration_errors_name_the_problem(synthetic_preprocessor):
-    with pytest.raises(ValueError, match=r"bias_features \['position'\] are not features"):
+    with pytest.raises(ValueError, match=r"features \['position'\] are not features"):
         models.YouTubeMMoE(tasks=["click"], preprocessor=synthetic_preprocessor)
-    with pytest.raises(ValueError, match="bias_tasks names 'watch'"):
+    with pytest.raises(ValueError, match="tasks names 'watch'"):
         _model(synthetic_preprocessor, bias_tasks=["watch"])
     with pytest.raises(ValueError, match="multiclass"):
         models.YouTubeMMoE(

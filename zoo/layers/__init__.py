@@ -18,6 +18,7 @@ from zoo.layers.graph.mgnn_layer import MGNNLayer
 from zoo.layers.graph.multi_channel_mgnn import MultiChannelMGNN
 from zoo.layers.graph.ngcf import NGCFEncoder, NGCFPropagation
 from zoo.layers.graph.pair_interaction import PairInteraction
+from zoo.layers.heads.bias_logit import BiasLogit
 from zoo.layers.interactions.cross_network import CrossNetwork
 from zoo.layers.interactions.field_attention import FieldSelfAttention
 from zoo.layers.interactions.product_layer import ProductLayer
@@ -38,6 +39,7 @@ from zoo.layers.switchers.switcher import Switcher
 from zoo.layers.towers.tower import Tower
 
 __all__ = [
+    "BiasLogit",
     "AutoMTLSearchSwitcher",
     "BitGate",
     "CGCSwitcher",

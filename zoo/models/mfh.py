@@ -222,7 +222,7 @@ class MFH(MultiTaskModel):
 
     def outputs_with_extras(self, inputs):
         heads = self.all_head_logits(inputs, training=False)
-        logits = self.add_bias_logit(self._own_group_heads(heads, inputs), inputs, training=False)
+        logits = self.apply_heads(self._own_group_heads(heads, inputs), inputs, training=False)
         outputs = {name: self.output_activation(name, z) for name, z in logits.items()}
         for name, z in heads.items():
             outputs[name] = self.output_activation(name.split("__")[0], z)

@@ -9,11 +9,18 @@ from zoo.api import register
 from zoo.distribute import MultiWorkerFitFixes, replica_share
 from zoo.graphs.graph_inputs import CHANNELS
 from zoo.layers.features.feature_embedding import FeatureEmbedding
+from zoo.layers.heads.bias_logit import BiasLogit
 from zoo.layers.towers.tower import Tower
 from zoo.losses.weighting import FixedLossWeights, get_loss_weighting
 from zoo.models import compile_arguments
 from zoo.models.raw_inputs import RawFeatureEncoder, as_feature_dict
 from zoo.tasks import as_tasks
+
+# The heads models make from their own arguments (Biasnet's bias_tower_feature,
+# YouTube's bias_features), saved as those arguments rather than as heads.
+BIASNET_HEAD = "bias_tower_head"
+SHALLOW_TOWER_HEAD = "shallow_tower_head"
+BUILT_IN_HEADS = (BIASNET_HEAD, SHALLOW_TOWER_HEAD)
 
 
 @register
@@ -59,7 +66,13 @@ class MultiTaskModel(MultiWorkerFitFixes, keras.Model):
             classes would not change a softmax, so multiclass tasks get
             none). `None`: no bias tower.
         bias_tower_units: hidden widths of the bias tower; the Biasnet
-            paper's (128, 64) by default.
+            paper's (128, 64) by default. (The bias tower is a
+            `zoo.layers.heads.BiasLogit` head, named `bias_tower_head`.)
+        heads: list of heads (layers of `zoo.layers.heads`, or their
+            configs) applied to the task logits in order, e.g. a
+            `BiasLogit` over selection-bias features. Any head goes on any
+            model; a head that does not fit the model's features or tasks
+            is an error naming them.
         ranking_weights: dict from task name to weight, or `None`. When
             given, the exported SavedModel has one more output,
             `ranking_score`: the weighted sum of the named tasks'
@@ -105,6 +118,7 @@ class MultiTaskModel(MultiWorkerFitFixes, keras.Model):
         bias_tower_units=(128, 64),
         ranking_weights=None,
         graph_encoder=None,
+        heads=(),
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -129,6 +143,8 @@ class MultiTaskModel(MultiWorkerFitFixes, keras.Model):
                 f"{self.num_branches()} for the tasks {[t.name for t in self.tasks]}"
             )
         self.features = [dict(f) for f in features]
+        # Before the embedding: a head may keep its features from the backbone.
+        self.task_heads = self._bind_heads(heads, bias_tower_feature, bias_tower_units)
         # Kept out of Keras' layer tracking on purpose: the lookups inside
         # are string ops that XLA cannot compile, and a tracked sublayer
         # would switch XLA off for the whole model (Keras checks every
@@ -158,16 +174,6 @@ class MultiTaskModel(MultiWorkerFitFixes, keras.Model):
         self.task_loss_functions = {t.name: t.loss() for t in self.tasks}
         self.bias_tower_feature = bias_tower_feature
         self.bias_tower_units = [int(u) for u in bias_tower_units]
-        if bias_tower_feature is not None:
-            bias_features = [f for f in self.features if f["name"] == bias_tower_feature]
-            if not bias_features:
-                raise ValueError(
-                    f"bias_tower_feature={bias_tower_feature!r} is not a feature of the model; "
-                    f"the features are {[f['name'] for f in self.features]}"
-                )
-            # Its own embedding, so that the bias tower sees nothing but this feature.
-            self.bias_embedding = FeatureEmbedding(bias_features, name="bias_embedding")
-            self.bias_tower = Tower(self.bias_tower_units, output_units=1, name="bias_tower")
         self.ranking_weights = _check_ranking_weights(ranking_weights, self.tasks)
 
     @classmethod
@@ -220,9 +226,61 @@ class MultiTaskModel(MultiWorkerFitFixes, keras.Model):
         """Logits of a task's tower: the task's own, unless a head splits it (DLEN: two)."""
         return task.output_units
 
+    def _bind_heads(self, heads, bias_tower_feature, bias_tower_units):
+        """The heads, bound to the model's features and tasks; Biasnet's tower among them."""
+        heads = [keras.layers.deserialize(h) if isinstance(h, dict) else h for h in heads]
+        if bias_tower_feature is not None:
+            names = [f["name"] for f in self.features]
+            if bias_tower_feature not in names:
+                raise ValueError(
+                    f"bias_tower_feature={bias_tower_feature!r} is not a feature of the model; "
+                    f"the features are {names}"
+                )
+            heads.append(BiasLogit([bias_tower_feature], units=bias_tower_units, name=BIASNET_HEAD))
+        for head in heads:
+            head.bind(self.features, self.tasks)
+        omitted = {n for h in heads if not h.known_at_serving for n in h.feature_names}
+        for head in heads:
+            clash = omitted.intersection(head.feature_names) if head.known_at_serving else ()
+            if clash:
+                raise ValueError(
+                    f"{head.name} reads {sorted(clash)}, which another head keeps out of serving "
+                    "(known_at_serving=False); a head known at serving needs a feature known at "
+                    "serving time"
+                )
+        if omitted and omitted.issuperset(f["name"] for f in self.features):
+            raise ValueError(
+                f"Every feature is a selection-bias feature ({sorted(omitted)}); the backbone "
+                "would see nothing."
+            )
+        return heads
+
+    def _head(self, name):
+        return next((h for h in self.task_heads if h.name == name), None)
+
+    # Where the bias towers' weights were saved before heads existed: Keras saves
+    # a layer under the first attribute name it meets it by, in sorted order, and
+    # these sort before `task_heads`, so files of either age load (see
+    # tests/models/legacy_files_test.py).
+    @property
+    def bias_tower(self):
+        head = self._head(BIASNET_HEAD)
+        return None if head is None else head.tower
+
+    @property
+    def bias_embedding(self):
+        head = self._head(BIASNET_HEAD)
+        return None if head is None else head.embedding
+
+    def serving_omitted_features(self):
+        """Features serving cannot know (selection bias): out of the backbone and the default
+        signature."""
+        return [n for h in self.task_heads if not h.known_at_serving for n in h.feature_names]
+
     def backbone_features(self):
-        """The features the switcher sees: all of them, unless a subclass keeps some apart."""
-        return self.features
+        """The features the switcher sees: all but those serving cannot know."""
+        omitted = set(self.serving_omitted_features())
+        return [f for f in self.features if f["name"] not in omitted]
 
     def make_embedding(self):
         """The layer that turns the backbone features into the switcher's input.
@@ -390,20 +448,14 @@ class MultiTaskModel(MultiWorkerFitFixes, keras.Model):
     def task_logits(self, inputs, training=None):
         """Dict from task name to the tower's logits `(batch, output_units)`.
 
-        With a bias tower, its logit is already added (binary and regression
-        tasks).
+        The heads (a bias tower, a selection-bias shallow tower) are applied.
         """
-        return self.add_bias_logit(self.head_logits(inputs, training=training), inputs, training)
+        return self.apply_heads(self.head_logits(inputs, training=training), inputs, training)
 
-    def add_bias_logit(self, logits, inputs, training=None):
-        """`logits` with the Biasnet bias tower's logit added, if the model has one."""
-        if self.bias_tower_feature is None:
-            return logits
-        bias = self.bias_tower(self.bias_embedding(inputs), training=training)  # (batch, 1)
-        logits = dict(logits)
-        for t in self.tasks:
-            if t.output_units == 1:
-                logits[t.name] = logits[t.name] + bias
+    def apply_heads(self, logits, inputs, training=None):
+        """`logits` after every head of the model, in order."""
+        for head in self.task_heads:
+            logits = head(logits, inputs, training=training)
         return logits
 
     def head_logits(self, inputs, training=None):
@@ -435,10 +487,14 @@ class MultiTaskModel(MultiWorkerFitFixes, keras.Model):
         """Dict from SavedModel signature name to the raw features it leaves out.
 
         `serving_default` first. A model trained on features that serving
-        cannot know (the position a result will be shown at) leaves them
-        out of its default signature; see `YouTubeMMoE`.
+        cannot know (the position a result will be shown at, read by a
+        `BiasLogit` head with `known_at_serving=False`) leaves them out of
+        its default signature; `with_bias_features` takes them too.
         """
-        return {"serving_default": ()}
+        omitted = tuple(self.serving_omitted_features())
+        if not omitted:
+            return {"serving_default": ()}
+        return {"serving_default": omitted, "with_bias_features": ()}
 
     def signature_features(self, features, signature="serving_default"):
         """`features` without the ones `signature` leaves out: what serving feeds the model."""
@@ -690,6 +746,12 @@ class MultiTaskModel(MultiWorkerFitFixes, keras.Model):
                 "loss_weighting": self._built_loss_weighting_config(),
                 "bias_tower_feature": self.bias_tower_feature,
                 "bias_tower_units": self.bias_tower_units,
+                # Heads given as heads= (Biasnet's and YouTube's come from their own arguments).
+                "heads": [
+                    keras.layers.serialize(h)
+                    for h in self.task_heads
+                    if h.name not in BUILT_IN_HEADS
+                ],
                 "ranking_weights": self.ranking_weights,
                 "graph_encoder": (
                     keras.layers.serialize(self.graph_encoder) if self.graph_encoder else None

@@ -1,10 +1,7 @@
-from keras import ops
-
 from zoo.api import register
-from zoo.layers.features.feature_dropout import FeatureDropout
-from zoo.layers.features.feature_embedding import FeatureEmbedding
-from zoo.layers.towers.tower import Tower
+from zoo.layers.heads.bias_logit import BiasLogit
 from zoo.models.mmoe import MMoE
+from zoo.models.multitask_model import SHALLOW_TOWER_HEAD
 
 
 @register
@@ -31,6 +28,10 @@ class YouTubeMMoE(MMoE):
     model predicts for a result shown at that position, for offline
     analysis. Calling the model on features without the bias features
     gives the debiased predictions in Python as well.
+
+    The shallow tower is a `zoo.layers.heads.BiasLogit` head with
+    `known_at_serving=False`: any model takes it through `heads=`; this
+    class is MMoE with that head built from the arguments below.
 
     Args:
         tasks: list of tasks: engagement (binary, e.g. click; regression,
@@ -76,70 +77,55 @@ class YouTubeMMoE(MMoE):
         bias_tasks=None,
         bias_dropout=0.1,
         shallow_tower_units=(),
+        heads=(),
         **kwargs,
     ):
-        self.bias_features = [str(name) for name in bias_features]
-        if not self.bias_features:
-            raise ValueError("Expected at least one bias feature. Received: bias_features=[]")
-        self.bias_dropout = float(bias_dropout)
-        self.shallow_tower_units = [int(u) for u in shallow_tower_units]
-        super().__init__(tasks, features=features, preprocessor=preprocessor, **kwargs)
-        names = [f["name"] for f in self.features]
-        unknown = [name for name in self.bias_features if name not in names]
-        if unknown:
+        shallow_tower = BiasLogit(
+            bias_features,
+            units=shallow_tower_units,
+            tasks=bias_tasks,
+            known_at_serving=False,
+            dropout=bias_dropout,
+            name=SHALLOW_TOWER_HEAD,
+        )
+        super().__init__(
+            tasks,
+            features=features,
+            preprocessor=preprocessor,
+            heads=[*heads, shallow_tower],
+            **kwargs,
+        )
+        self.bias_features = shallow_tower.feature_names
+        self.bias_tasks = shallow_tower.bound_tasks
+        self.bias_dropout = shallow_tower.dropout
+        self.shallow_tower_units = shallow_tower.units
+
+    # Where the shallow tower's weights were saved before heads existed (see
+    # MultiTaskModel.bias_tower).
+    @property
+    def shallow_tower(self):
+        return self._head(SHALLOW_TOWER_HEAD).tower
+
+    @property
+    def shallow_embedding(self):
+        return self._head(SHALLOW_TOWER_HEAD).embedding
+
+    @property
+    def bias_feature_dropout(self):
+        return self._head(SHALLOW_TOWER_HEAD).feature_dropout
+
+    @classmethod
+    def from_config(cls, config):
+        if "heads" not in config:
+            # zoo 0.1 kept the shallow tower's layers on the model itself; Keras finds
+            # saved weights by where layers sit, and they now sit in a head.
             raise ValueError(
-                f"bias_features {unknown} are not features of the model; the features are {names}"
+                "This YouTubeMMoE was saved by zoo 0.1, whose shallow tower weights are laid "
+                "out in a way zoo 0.2 does not read. Its exported SavedModel serves unchanged; "
+                "to keep the Keras model, load it with zoo 0.1 and export it, or retrain it "
+                "with zoo 0.2."
             )
-        if not self.backbone_features():
-            raise ValueError("Every feature is a bias feature; the MMoE part would see nothing.")
-        if self.bias_tower_feature in self.bias_features:
-            raise ValueError(
-                f"bias_tower_feature={self.bias_tower_feature!r} is also a selection-bias "
-                "feature, which serving leaves out; a Biasnet tower needs a feature known at "
-                "serving time"
-            )
-        by_name = {t.name: t for t in self.tasks}
-        if bias_tasks is None:
-            bias_tasks = [t.name for t in self.tasks if t.output_units == 1]
-        self.bias_tasks = [str(name) for name in bias_tasks]
-        for name in self.bias_tasks:
-            if name not in by_name:
-                raise ValueError(
-                    f"bias_tasks names {name!r}, which is not a task; the tasks are {list(by_name)}"
-                )
-            if by_name[name].output_units != 1:
-                raise ValueError(
-                    f"bias_tasks: task {name!r} is multiclass; a bias logit shifts binary "
-                    "logits and regression values only"
-                )
-        self.shallow_features = [f for f in self.features if f["name"] in self.bias_features]
-        self.bias_feature_dropout = FeatureDropout(self.bias_dropout, name="bias_feature_dropout")
-        self.shallow_embedding = FeatureEmbedding(self.shallow_features, name="shallow_embedding")
-        self.shallow_tower = Tower(self.shallow_tower_units, output_units=1, name="shallow_tower")
-
-    def backbone_features(self):
-        return [f for f in self.features if f["name"] not in self.bias_features]
-
-    def task_logits(self, inputs, training=None):
-        logits = super().task_logits(inputs, training=training)
-        backbone_name = self.backbone_features()[0]["name"]
-        batch = ops.shape(inputs[backbone_name])[:1]
-        bias_inputs = {}
-        for feature in self.shallow_features:
-            name = feature["name"]
-            if name in inputs:
-                bias_inputs[name] = inputs[name]
-            else:  # not known (serving): the "missing" value FeatureDropout trains
-                dtype = "int32" if feature["kind"] == "categorical" else "float32"
-                bias_inputs[name] = ops.zeros(batch, dtype=dtype)
-        bias_inputs = self.bias_feature_dropout(bias_inputs, training=training)
-        shallow = self.shallow_tower(self.shallow_embedding(bias_inputs), training=training)
-        for name in self.bias_tasks:
-            logits[name] = logits[name] + shallow
-        return logits
-
-    def serving_signatures(self):
-        return {"serving_default": tuple(self.bias_features), "with_bias_features": ()}
+        return super().from_config(config)
 
     def get_config(self):
         config = super().get_config()
