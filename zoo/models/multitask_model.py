@@ -1,19 +1,15 @@
-import contextlib
-import inspect
-
 import keras
-import tensorflow as tf
 from keras import ops
 
 from zoo.api import register
-from zoo.distribute import MultiWorkerFitFixes, replica_share
-from zoo.graphs.graph_inputs import CHANNELS
+from zoo.distribute import MultiWorkerFitFixes
 from zoo.layers.features.feature_embedding import FeatureEmbedding
 from zoo.layers.heads.bias_logit import BiasLogit
 from zoo.layers.towers.tower import Tower
 from zoo.losses.weighting import FixedLossWeights, get_loss_weighting
-from zoo.models import compile_arguments
-from zoo.models.raw_inputs import RawFeatureEncoder, as_feature_dict
+from zoo.models.graph_tables import GraphTables
+from zoo.models.raw_inputs import RawFeatureInputs, as_feature_dict
+from zoo.models.task_training import TaskTraining
 from zoo.tasks import as_tasks
 
 # The heads models make from their own arguments (Biasnet's bias_tower_feature,
@@ -24,7 +20,7 @@ BUILT_IN_HEADS = (BIASNET_HEAD, SHALLOW_TOWER_HEAD)
 
 
 @register
-class MultiTaskModel(MultiWorkerFitFixes, keras.Model):
+class MultiTaskModel(RawFeatureInputs, TaskTraining, GraphTables, MultiWorkerFitFixes, keras.Model):
     """Input embedding -> switcher -> one tower per task -> named outputs.
 
     Every zoo model is this pipeline with a different switcher (the part
@@ -323,71 +319,6 @@ class MultiTaskModel(MultiWorkerFitFixes, keras.Model):
     def task_names(self):
         return [t.name for t in self.tasks]
 
-    # ------------------------------------------------------------------
-    # Raw features in: the preprocessor runs in front of the compiled step.
-    # ------------------------------------------------------------------
-
-    @contextlib.contextmanager
-    def preprocessed_inputs(self):
-        """Within it, the model's call, `fit`, `evaluate` and `predict` take preprocessed features.
-
-        For pipelines that run the preprocessor themselves (once, cached:
-        `TabularDataset.tf_dataset`) and for code that inspects layers.
-
-        Example:
-        ```python
-        with model.preprocessed_inputs():
-            model.fit(dataset.tf_dataset("train", model.preprocessor, 256))
-        ```
-        """
-        self._preprocessed_scopes += 1
-        try:
-            yield self
-        finally:
-            self._preprocessed_scopes -= 1
-
-    @property
-    def takes_raw_features(self):
-        """Whether calls now take raw features: a preprocessor, and no `preprocessed_inputs()`."""
-        return self.preprocessor is not None and not self._preprocessed_scopes
-
-    def raw_feature_encoder(self):
-        """The `RawFeatureEncoder` in front of the model (features a signature omits optional)."""
-        optional = {name for omitted in self.serving_signatures().values() for name in omitted}
-        return RawFeatureEncoder(self.preprocessor, optional=optional)
-
-    def __call__(self, inputs, *args, **kwargs):
-        if not self.takes_raw_features:
-            return super().__call__(inputs, *args, **kwargs)
-        encoded = self.raw_feature_encoder()(as_feature_dict(inputs))
-        with self.preprocessed_inputs():
-            return super().__call__(encoded, *args, **kwargs)
-
-    def fit(self, *args, **kwargs):
-        return self._run_keras_loop(keras.Model.fit, args, kwargs)
-
-    def evaluate(self, *args, **kwargs):
-        return self._run_keras_loop(keras.Model.evaluate, args, kwargs)
-
-    def predict(self, *args, **kwargs):
-        return self._run_keras_loop(keras.Model.predict, args, kwargs)
-
-    def _run_keras_loop(self, method, args, kwargs):
-        """Keras' `fit`/`evaluate`/`predict` with `x` (and `validation_data`) preprocessed."""
-        bound = inspect.signature(method).bind(self, *args, **kwargs)
-        if self.takes_raw_features:
-            encoder = self.raw_feature_encoder()
-            arguments = bound.arguments
-            arguments["x"] = encoder.encode_data(arguments.get("x"))
-            if arguments.get("validation_data") is not None:
-                arguments["validation_data"] = encoder.encode_validation_data(
-                    arguments["validation_data"]
-                )
-        # Through the class's own MRO (MultiWorkerFitFixes sits before keras.Model).
-        loop = getattr(super(), method.__name__)
-        with self.preprocessed_inputs():
-            return loop(*bound.args[1:], **bound.kwargs)
-
     def task_representations(self, inputs, training=None, return_gate_weights=False):
         """Per-task inputs of the towers (and the gate weights, on request)."""
         x = self.embed(inputs, training=training)  # (batch, input_dim)
@@ -405,45 +336,6 @@ class MultiTaskModel(MultiWorkerFitFixes, keras.Model):
             return None
         graph = self.graph_encoder(inputs, training=training)  # dict of (batch, units)
         return ops.concatenate([graph[name] for name in sorted(graph)], axis=-1)
-
-    # ------------------------------------------------------------------
-    # Graphs: what graph models (MoGENet, NGCF, "+MGNN") add.
-    # ------------------------------------------------------------------
-
-    def graph_layers(self):
-        """The layers that read `inputs["graph"]` and keep node tables for serving."""
-        return [] if self.graph_encoder is None else [self.graph_encoder]
-
-    @property
-    def uses_graph(self):
-        return bool(self.graph_layers())
-
-    @property
-    def graph_channels(self):
-        """The sub-graph channels the model reads (see `zoo.graphs.CHANNELS`)."""
-        return CHANNELS
-
-    def refresh_graph_tables(self, graph_inputs):
-        """Computes the node tables serving looks up, from the whole training graph.
-
-        Run after training (`zoo.training.fit` does) and before evaluating
-        without sub-graphs or exporting.
-        """
-        if not self.built:
-            self.build()
-        whole = graph_inputs.whole_graphs(self.graph_channels)
-        for layer in self.graph_layers():
-            layer.compute_node_tables(whole)
-
-    def check_graph_tables(self):
-        """Raises if a graph model would serve from node tables never computed."""
-        stale = [layer.name for layer in self.graph_layers() if not layer.tables_ready]
-        if stale:
-            raise ValueError(
-                f"{type(self).__name__} has graph layers {stale} whose node tables were never "
-                "computed; call model.refresh_graph_tables(graph_inputs) after training and "
-                "before predicting without sub-graphs or exporting."
-            )
 
     def task_logits(self, inputs, training=None):
         """Dict from task name to the tower's logits `(batch, output_units)`.
@@ -557,172 +449,6 @@ class MultiTaskModel(MultiWorkerFitFixes, keras.Model):
             if part.startswith("task_") and part[5:].isdigit():
                 parts[i] = self.tasks[int(part[5:])].name
         return "/".join(parts)
-
-    # ------------------------------------------------------------------
-    # Training: per-task masked losses, combined by `loss_weighting`.
-    # ------------------------------------------------------------------
-
-    def task_losses(self, y, y_pred, sample_weight=None, track=True):
-        """List of scalar losses, one per task in order, each over the rows with a label.
-
-        Args:
-            y: dict from task name to labels.
-            y_pred: dict from task name to the model's outputs.
-            sample_weight: `None`, one `(batch,)` weight for every task, or a
-                dict from task name to `(batch,)` or `(batch, 1)` weights; 0
-                marks a missing label.
-            track: add the losses to the per-task loss trackers (the
-                `<task>_loss` logs); a search's validation pass does not.
-        """
-        if sample_weight is not None and not isinstance(sample_weight, dict):
-            sample_weight = {t.name: sample_weight for t in self.tasks}
-        losses = []
-        for task in self.tasks:
-            labels = y[task.name]
-            if task.output_units == 1:
-                # `(batch,)` labels, as Keras users pass them, against `(batch, 1)` outputs.
-                labels = ops.reshape(labels, (-1, 1))
-            # Loss.call gives the unreduced per-row loss, shape (batch,).
-            per_row = self.task_loss_functions[task.name].call(labels, y_pred[task.name])
-            weight = None if sample_weight is None else sample_weight.get(task.name)
-            if weight is None:
-                count = ops.cast(ops.shape(per_row)[0], per_row.dtype)
-                # An empty batch adds 0, not NaN: a worker whose shards of an
-                # unevenly sharded split have run out still takes part in the
-                # step with no rows.
-                value = ops.divide_no_nan(ops.sum(per_row), count)
-            else:
-                weight = ops.reshape(ops.cast(weight, per_row.dtype), (-1,))
-                count = ops.sum(weight)
-                # A batch without any label of this task adds 0, not NaN.
-                value = ops.divide_no_nan(ops.sum(weight * per_row), count)
-            if track:
-                self.task_loss_trackers[task.name].update_state(value, sample_weight=count)
-            losses.append(value)
-        return losses
-
-    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        return self._total_loss(self.task_losses(y, y_pred, sample_weight), training)
-
-    def _total_loss(self, task_losses, training):
-        """The weighted task losses plus the layers' added losses (regularizers, L0).
-
-        Under a `tf.distribute` strategy with several replicas, each
-        replica's share of it (`zoo.distribute.replica_share`).
-        """
-        loss = self.loss_weighting(task_losses, training=training)
-        if self.losses:
-            # Added losses come in the layers' compute dtype (bfloat16 under
-            # a mixed policy): summed in float32.
-            loss = loss + ops.sum(ops.stack([ops.cast(x, "float32") for x in self.losses]))
-        return replica_share(loss)
-
-    def train_step(self, data):
-        if not self.loss_weighting.uses_gradient_norms:
-            return super().train_step(data)
-        if tf.distribute.get_strategy().num_replicas_in_sync > 1:
-            # Each replica would balance the tasks on its own gradient norms.
-            raise ValueError(
-                "GradNorm loss weighting trains on one replica only: it balances the tasks on "
-                "gradient norms that a distributed step would compute per replica. Use "
-                "loss_weighting='uncertainty' or fixed weights with a tf.distribute strategy."
-            )
-        return self._gradient_norm_train_step(data)
-
-    def _gradient_norm_train_step(self, data):
-        # GradNorm: besides the usual gradient, each task's gradient norm on
-        # the weights all tasks share, from which the weighting computes
-        # the gradient of its own weights (zoo.losses.GradNorm).
-        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
-        with tf.GradientTape(persistent=True) as tape:
-            y_pred = self(x, training=True)
-            task_losses = self.task_losses(y, y_pred, sample_weight)
-            loss = self._total_loss(task_losses, training=True)
-            scaled_loss = self.optimizer.scale_loss(loss)
-        # Asked after the forward pass: a model's weights exist only once it
-        # has run (build() has checked that there are some).
-        shared = self.switcher.shared_weights()
-        batch_size = ops.shape(next(iter(x.values())))[0]
-        self._loss_tracker.update_state(loss, sample_weight=batch_size)
-        norms = ops.stack(
-            [
-                tf.linalg.global_norm(
-                    [g for g in tape.gradient(task_loss, shared) if g is not None]
-                )
-                for task_loss in task_losses
-            ]
-        )
-        variables = self.trainable_variables
-        gradients = tape.gradient(scaled_loss, variables)
-        del tape
-        weighting_variables = self.loss_weighting.trainable_variables
-        with tf.GradientTape() as weighting_tape:
-            balance_loss = self.loss_weighting.balance_loss(task_losses, norms)
-        by_variable = dict(
-            zip(
-                (id(v) for v in weighting_variables),
-                weighting_tape.gradient(balance_loss, weighting_variables),
-            )
-        )
-        gradients = [by_variable.get(id(v), g) for v, g in zip(variables, gradients)]
-        self.optimizer.apply_gradients(zip(gradients, variables))
-        self.loss_weighting.renormalize()
-        return self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
-
-    def compile(self, optimizer="adam", loss=None, loss_weights=None, metrics=None, **kwargs):
-        """`keras.Model.compile`, taking `loss`, `loss_weights` and `metrics` as Keras does.
-
-        The training loss is the model's `loss_weighting` over per-task
-        losses, each the mean over the rows that have the task's label.
-
-        Args:
-            optimizer: as Keras takes it; Adam with learning rate 1e-3 by default.
-            loss: `None` (per task: binary or sparse categorical
-                cross-entropy, or MSE by the task's type), one loss for every
-                task, a list in task order, or a dict from task name to a
-                loss; a loss is a name, a function or a `keras.losses.Loss`.
-            loss_weights: `None`, a list in task order or a dict from task
-                name to weight: fixed weights of the task losses. A model
-                that learns its weights (`loss_weighting="uncertainty"` or
-                `"gradnorm"`) or was built with other fixed weights refuses
-                them, pointing to `loss_weighting=`.
-            metrics: `None` (per task: AUC, accuracy or MSE), `[]` (none), a
-                list for every task (`["auc"]`), a list of lists in task
-                order, or a dict from task name to metrics.
-            **kwargs: the other `keras.Model.compile` arguments
-                (`weighted_metrics`, `jit_compile`, `steps_per_execution`, ...).
-        """
-        self.task_loss_functions = compile_arguments.task_losses(loss, self.tasks)
-        weights = compile_arguments.fixed_loss_weights(
-            loss_weights, self.loss_weighting, self.built_loss_weights
-        )
-        if weights is not None:
-            self.loss_weighting.weights_by_task = weights
-        metrics = compile_arguments.task_metrics(metrics, self.tasks)
-        # No metric at all means none: Keras would otherwise build an empty
-        # metric container from the first batch.
-        metrics = {name: m for name, m in metrics.items() if m}
-        super().compile(optimizer=optimizer, metrics=metrics or None, **kwargs)
-        if not metrics:
-            # Keras keeps an earlier compile's metrics when given none.
-            self._compile_metrics = None
-        # Keras records only the arguments it was given; the losses go into
-        # the saved compile config too, so a reloaded model trains on them.
-        self._zoo_compile_arguments = {"loss": loss, "loss_weights": loss_weights}
-
-    def get_compile_config(self):
-        config = super().get_compile_config()
-        if config is not None and hasattr(self, "_zoo_compile_arguments"):
-            config.update(keras.saving.serialize_keras_object(self._zoo_compile_arguments))
-        return config
-
-    def compile_from_config(self, config):
-        # Needed because compile() is overridden: Keras skips re-compiling a
-        # loaded model otherwise.
-        config = keras.saving.deserialize_keras_object(config)
-        self.compile(**config)
-        if self.built:
-            self.optimizer.build(self.trainable_variables)
 
     def _built_loss_weighting_config(self):
         """The loss weighting as built: weights a compile set are in the compile config."""

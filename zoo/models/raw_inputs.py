@@ -9,6 +9,10 @@ in-memory columns. Raw integer ids therefore always go through their
 lookup or hashing layer; they never reach an embedding as row numbers.
 """
 
+import contextlib
+import inspect
+
+import keras
 import numpy as np
 import tensorflow as tf
 
@@ -131,3 +135,72 @@ def _column(values, name, raw_dtype):
             f"{tuple(tensor.shape)}."
         )
     return tensor
+
+
+class RawFeatureInputs:
+    """The model's call, `fit`, `evaluate` and `predict` on raw features.
+
+    A mixin of `MultiTaskModel`: it needs the model's `preprocessor`,
+    `_preprocessed_scopes` (0 at construction) and `serving_signatures()`.
+    """
+
+    @contextlib.contextmanager
+    def preprocessed_inputs(self):
+        """Within it, the model's call, `fit`, `evaluate` and `predict` take preprocessed features.
+
+        For pipelines that run the preprocessor themselves (once, cached:
+        `TabularDataset.tf_dataset`) and for code that inspects layers.
+
+        Example:
+        ```python
+        with model.preprocessed_inputs():
+            model.fit(dataset.tf_dataset("train", model.preprocessor, 256))
+        ```
+        """
+        self._preprocessed_scopes += 1
+        try:
+            yield self
+        finally:
+            self._preprocessed_scopes -= 1
+
+    @property
+    def takes_raw_features(self):
+        """Whether calls now take raw features: a preprocessor, and no `preprocessed_inputs()`."""
+        return self.preprocessor is not None and not self._preprocessed_scopes
+
+    def raw_feature_encoder(self):
+        """The `RawFeatureEncoder` in front of the model (features a signature omits optional)."""
+        optional = {name for omitted in self.serving_signatures().values() for name in omitted}
+        return RawFeatureEncoder(self.preprocessor, optional=optional)
+
+    def __call__(self, inputs, *args, **kwargs):
+        if not self.takes_raw_features:
+            return super().__call__(inputs, *args, **kwargs)
+        encoded = self.raw_feature_encoder()(as_feature_dict(inputs))
+        with self.preprocessed_inputs():
+            return super().__call__(encoded, *args, **kwargs)
+
+    def fit(self, *args, **kwargs):
+        return self._run_keras_loop(keras.Model.fit, args, kwargs)
+
+    def evaluate(self, *args, **kwargs):
+        return self._run_keras_loop(keras.Model.evaluate, args, kwargs)
+
+    def predict(self, *args, **kwargs):
+        return self._run_keras_loop(keras.Model.predict, args, kwargs)
+
+    def _run_keras_loop(self, method, args, kwargs):
+        """Keras' `fit`/`evaluate`/`predict` with `x` (and `validation_data`) preprocessed."""
+        bound = inspect.signature(method).bind(self, *args, **kwargs)
+        if self.takes_raw_features:
+            encoder = self.raw_feature_encoder()
+            arguments = bound.arguments
+            arguments["x"] = encoder.encode_data(arguments.get("x"))
+            if arguments.get("validation_data") is not None:
+                arguments["validation_data"] = encoder.encode_validation_data(
+                    arguments["validation_data"]
+                )
+        # Through the class's own MRO (MultiWorkerFitFixes sits before keras.Model).
+        loop = getattr(super(), method.__name__)
+        with self.preprocessed_inputs():
+            return loop(*bound.args[1:], **bound.kwargs)

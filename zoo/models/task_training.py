@@ -1,0 +1,183 @@
+"""Training a multi-task model: per-task masked losses, combined by its loss weighting.
+
+Also `compile` as Keras takes it (`zoo.models.compile_arguments` reads the
+arguments) and GradNorm's training step, which needs each task's gradient
+norm on the shared weights.
+"""
+
+import keras
+import tensorflow as tf
+from keras import ops
+
+from zoo.distribute import replica_share
+from zoo.models import compile_arguments
+
+
+class TaskTraining:
+    """A mixin of `MultiTaskModel`: its losses, training step and `compile`.
+
+    It needs the model's `tasks`, `task_loss_functions`, `task_loss_trackers`,
+    `loss_weighting`, `built_loss_weights` and `switcher`.
+    """
+
+    def task_losses(self, y, y_pred, sample_weight=None, track=True):
+        """List of scalar losses, one per task in order, each over the rows with a label.
+
+        Args:
+            y: dict from task name to labels.
+            y_pred: dict from task name to the model's outputs.
+            sample_weight: `None`, one `(batch,)` weight for every task, or a
+                dict from task name to `(batch,)` or `(batch, 1)` weights; 0
+                marks a missing label.
+            track: add the losses to the per-task loss trackers (the
+                `<task>_loss` logs); a search's validation pass does not.
+        """
+        if sample_weight is not None and not isinstance(sample_weight, dict):
+            sample_weight = {t.name: sample_weight for t in self.tasks}
+        losses = []
+        for task in self.tasks:
+            labels = y[task.name]
+            if task.output_units == 1:
+                # `(batch,)` labels, as Keras users pass them, against `(batch, 1)` outputs.
+                labels = ops.reshape(labels, (-1, 1))
+            # Loss.call gives the unreduced per-row loss, shape (batch,).
+            per_row = self.task_loss_functions[task.name].call(labels, y_pred[task.name])
+            weight = None if sample_weight is None else sample_weight.get(task.name)
+            if weight is None:
+                count = ops.cast(ops.shape(per_row)[0], per_row.dtype)
+                # An empty batch adds 0, not NaN: a worker whose shards of an
+                # unevenly sharded split have run out still takes part in the
+                # step with no rows.
+                value = ops.divide_no_nan(ops.sum(per_row), count)
+            else:
+                weight = ops.reshape(ops.cast(weight, per_row.dtype), (-1,))
+                count = ops.sum(weight)
+                # A batch without any label of this task adds 0, not NaN.
+                value = ops.divide_no_nan(ops.sum(weight * per_row), count)
+            if track:
+                self.task_loss_trackers[task.name].update_state(value, sample_weight=count)
+            losses.append(value)
+        return losses
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        return self._total_loss(self.task_losses(y, y_pred, sample_weight), training)
+
+    def _total_loss(self, task_losses, training):
+        """The weighted task losses plus the layers' added losses (regularizers, L0).
+
+        Under a `tf.distribute` strategy with several replicas, each
+        replica's share of it (`zoo.distribute.replica_share`).
+        """
+        loss = self.loss_weighting(task_losses, training=training)
+        if self.losses:
+            # Added losses come in the layers' compute dtype (bfloat16 under
+            # a mixed policy): summed in float32.
+            loss = loss + ops.sum(ops.stack([ops.cast(x, "float32") for x in self.losses]))
+        return replica_share(loss)
+
+    def train_step(self, data):
+        if not self.loss_weighting.uses_gradient_norms:
+            return super().train_step(data)
+        if tf.distribute.get_strategy().num_replicas_in_sync > 1:
+            # Each replica would balance the tasks on its own gradient norms.
+            raise ValueError(
+                "GradNorm loss weighting trains on one replica only: it balances the tasks on "
+                "gradient norms that a distributed step would compute per replica. Use "
+                "loss_weighting='uncertainty' or fixed weights with a tf.distribute strategy."
+            )
+        return self._gradient_norm_train_step(data)
+
+    def _gradient_norm_train_step(self, data):
+        # GradNorm: besides the usual gradient, each task's gradient norm on
+        # the weights all tasks share, from which the weighting computes
+        # the gradient of its own weights (zoo.losses.GradNorm).
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        with tf.GradientTape(persistent=True) as tape:
+            y_pred = self(x, training=True)
+            task_losses = self.task_losses(y, y_pred, sample_weight)
+            loss = self._total_loss(task_losses, training=True)
+            scaled_loss = self.optimizer.scale_loss(loss)
+        # Asked after the forward pass: a model's weights exist only once it
+        # has run (build() has checked that there are some).
+        shared = self.switcher.shared_weights()
+        batch_size = ops.shape(next(iter(x.values())))[0]
+        self._loss_tracker.update_state(loss, sample_weight=batch_size)
+        norms = ops.stack(
+            [
+                tf.linalg.global_norm(
+                    [g for g in tape.gradient(task_loss, shared) if g is not None]
+                )
+                for task_loss in task_losses
+            ]
+        )
+        variables = self.trainable_variables
+        gradients = tape.gradient(scaled_loss, variables)
+        del tape
+        weighting_variables = self.loss_weighting.trainable_variables
+        with tf.GradientTape() as weighting_tape:
+            balance_loss = self.loss_weighting.balance_loss(task_losses, norms)
+        by_variable = dict(
+            zip(
+                (id(v) for v in weighting_variables),
+                weighting_tape.gradient(balance_loss, weighting_variables),
+            )
+        )
+        gradients = [by_variable.get(id(v), g) for v, g in zip(variables, gradients)]
+        self.optimizer.apply_gradients(zip(gradients, variables))
+        self.loss_weighting.renormalize()
+        return self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
+
+    def compile(self, optimizer="adam", loss=None, loss_weights=None, metrics=None, **kwargs):
+        """`keras.Model.compile`, taking `loss`, `loss_weights` and `metrics` as Keras does.
+
+        The training loss is the model's `loss_weighting` over per-task
+        losses, each the mean over the rows that have the task's label.
+
+        Args:
+            optimizer: as Keras takes it; Adam with learning rate 1e-3 by default.
+            loss: `None` (per task: binary or sparse categorical
+                cross-entropy, or MSE by the task's type), one loss for every
+                task, a list in task order, or a dict from task name to a
+                loss; a loss is a name, a function or a `keras.losses.Loss`.
+            loss_weights: `None`, a list in task order or a dict from task
+                name to weight: fixed weights of the task losses. A model
+                that learns its weights (`loss_weighting="uncertainty"` or
+                `"gradnorm"`) or was built with other fixed weights refuses
+                them, pointing to `loss_weighting=`.
+            metrics: `None` (per task: AUC, accuracy or MSE), `[]` (none), a
+                list for every task (`["auc"]`), a list of lists in task
+                order, or a dict from task name to metrics.
+            **kwargs: the other `keras.Model.compile` arguments
+                (`weighted_metrics`, `jit_compile`, `steps_per_execution`, ...).
+        """
+        self.task_loss_functions = compile_arguments.task_losses(loss, self.tasks)
+        weights = compile_arguments.fixed_loss_weights(
+            loss_weights, self.loss_weighting, self.built_loss_weights
+        )
+        if weights is not None:
+            self.loss_weighting.weights_by_task = weights
+        metrics = compile_arguments.task_metrics(metrics, self.tasks)
+        # No metric at all means none: Keras would otherwise build an empty
+        # metric container from the first batch.
+        metrics = {name: m for name, m in metrics.items() if m}
+        super().compile(optimizer=optimizer, metrics=metrics or None, **kwargs)
+        if not metrics:
+            # Keras keeps an earlier compile's metrics when given none.
+            self._compile_metrics = None
+        # Keras records only the arguments it was given; the losses go into
+        # the saved compile config too, so a reloaded model trains on them.
+        self._zoo_compile_arguments = {"loss": loss, "loss_weights": loss_weights}
+
+    def get_compile_config(self):
+        config = super().get_compile_config()
+        if config is not None and hasattr(self, "_zoo_compile_arguments"):
+            config.update(keras.saving.serialize_keras_object(self._zoo_compile_arguments))
+        return config
+
+    def compile_from_config(self, config):
+        # Needed because compile() is overridden: Keras skips re-compiling a
+        # loaded model otherwise.
+        config = keras.saving.deserialize_keras_object(config)
+        self.compile(**config)
+        if self.built:
+            self.optimizer.build(self.trainable_variables)
