@@ -134,9 +134,8 @@ for layout, model in trained.items():
 # %%
 mfh = trained["mfh"]
 high_rows = {k: v[test_group["high"]][:64] for k, v in kuairand.test.features.items()}
-x = preprocessor(high_rows)
 with tf.GradientTape() as tape:
-    out = mfh(x, training=True)
+    out = mfh(high_rows, training=True)  # raw rows: the model preprocesses them
     loss = tf.reduce_mean(out["click"]) + tf.reduce_mean(out["pcr"])
 grads = tape.gradient(loss, mfh.trainable_variables)
 towers_reached = sorted(
@@ -179,7 +178,7 @@ serve = tf.saved_model.load(path).signatures["serving_default"]
 rows = kuairand.head("test", 5)
 raw_dtypes = preprocessor.raw_dtypes()
 served = serve(**{name: tf.constant(rows[name], raw_dtypes[name]) for name in raw_dtypes})
-expected = mfh(preprocessor(rows))
+expected = mfh(rows)
 np.testing.assert_allclose(served["pcr"].numpy(), np.asarray(expected["pcr"])[:, 0], rtol=1e-4)
 print(f"outputs: {sorted(served)}")
 print(f"groups of these rows: {list(rows['user_active_degree'])}")

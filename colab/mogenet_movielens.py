@@ -295,7 +295,7 @@ rows = {name: np.concatenate([values, values[:1]]) for name, values in rows.item
 rows["user_id"][-1], rows["item_id"][-1] = 10_000, 20_000
 raw_dtypes = preprocessor.raw_dtypes()
 served = serve(**{name: tf.constant(rows[name], raw_dtypes[name]) for name in raw_dtypes})
-expected = mogenet(preprocessor(rows))  # no "graph" key: the node tables, as served
+expected = mogenet(rows)  # no "graph" key: the node tables, as served
 for task in tasks:
     np.testing.assert_allclose(
         served[task].numpy(), np.asarray(expected[task])[:, 0], rtol=1e-4, atol=1e-6
@@ -313,7 +313,7 @@ print("The SavedModel and the Keras model agree.")
 # %%
 mogenet.save("mogenet.keras")
 reloaded = keras.saving.load_model("mogenet.keras")
-again = reloaded(preprocessor(rows))
+again = reloaded(rows)
 for task in tasks:
     np.testing.assert_allclose(
         np.asarray(again[task]), np.asarray(expected[task]), rtol=1e-4, atol=1e-6

@@ -209,7 +209,7 @@ naive = models.SingleTask(
     tower_units=[],
 )
 train(naive, clicked, batch_size=512)
-naive_cvr = np.asarray(naive(naive.preprocessor(funnel.test.features))["conversion"]).ravel()
+naive_cvr = np.asarray(naive(funnel.test.features)["conversion"]).ravel()
 counterfactual = truth["counterfactual_conversion"][start:]
 for name, p_cvr in [("clicked rows only", naive_cvr), ("ESMM", esmm_cvr)]:
     print(
@@ -280,7 +280,7 @@ raw_dtypes = youtube.preprocessor.raw_dtypes()
 served = loaded.signatures["serving_default"](
     **{name: tf.constant(rows[name], raw_dtypes[name]) for name in rows if name != "position"}
 )
-expected = youtube({k: v for k, v in youtube.preprocessor(rows).items() if k != "position"})
+expected = youtube({k: v for k, v in rows.items() if k != "position"})
 np.testing.assert_allclose(served["click"].numpy(), np.asarray(expected["click"])[:, 0], rtol=1e-4)
 print(f"signatures: {sorted(loaded.signatures)}")
 print(f"debiased click probability: {np.round(served['click'].numpy(), 4)}")

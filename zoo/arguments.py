@@ -36,16 +36,30 @@ class Argument:
         return self.default is REQUIRED
 
 
-def class_arguments(cls, skip=()):
-    """Dict from argument name to `Argument` for `cls.__init__`, `*args`/`**kwargs` left out."""
+def class_arguments(cls, skip=(), follow_kwargs=True):
+    """Dict from argument name to `Argument` for `cls`'s constructor.
+
+    `__init__` methods are followed up the zoo's classes while they pass
+    `**kwargs` on (a switcher hands `dropout` and `seed` to `Switcher`);
+    `*args`/`**kwargs` themselves are left out. `follow_kwargs=False` reads
+    `cls.__init__` alone.
+    """
     docs = _docstring_params(cls)
     arguments = {}
-    for name, parameter in inspect.signature(cls.__init__).parameters.items():
-        if name == "self" or name in skip:
+    for klass in cls.__mro__:
+        if not klass.__module__.startswith("zoo"):
+            break
+        if "__init__" not in vars(klass):
             continue
-        if parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
-            continue
-        arguments[name] = Argument(name, parameter.default, docs.get(name, ""), cls.__name__)
+        parameters = inspect.signature(klass.__init__).parameters
+        for name, parameter in parameters.items():
+            if name == "self" or name in skip or name in arguments:
+                continue
+            if parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
+                continue
+            arguments[name] = Argument(name, parameter.default, docs.get(name, ""), klass.__name__)
+        if not follow_kwargs or not any(p.kind is p.VAR_KEYWORD for p in parameters.values()):
+            break
     return arguments
 
 

@@ -95,7 +95,7 @@ class SwitcherModel(MultiTaskModel):
             if klass in (SwitcherModel, MultiTaskModel):
                 break
             if "__init__" in vars(klass):
-                for name, argument in class_arguments(klass).items():
+                for name, argument in class_arguments(klass, follow_kwargs=False).items():
                     arguments.setdefault(name, argument)
         for name, argument in cls.switcher_arguments().items():
             arguments.setdefault(name, argument)

@@ -65,21 +65,10 @@ class CGCSwitcher(Switcher):
         output_shared=False,
         gate_temperature=1.0,
         expert_batch_norm=False,
-        activation="relu",
-        dropout=0.0,
-        kernel_regularizer=None,
-        seed=None,
         gate=None,
         **kwargs,
     ):
-        super().__init__(
-            num_tasks,
-            activation=activation,
-            dropout=dropout,
-            kernel_regularizer=kernel_regularizer,
-            seed=seed,
-            **kwargs,
-        )
+        super().__init__(num_tasks, **kwargs)
         if isinstance(num_task_experts, int):
             num_task_experts = [num_task_experts] * int(num_tasks)
         num_task_experts = [int(n) for n in num_task_experts]
@@ -117,10 +106,10 @@ class CGCSwitcher(Switcher):
                 count,
                 self.expert_units,
                 activation=self.activation,
-                dropout=dropout,
+                dropout=self.dropout,
                 use_batch_norm=expert_batch_norm,
                 kernel_regularizer=self.kernel_regularizer,
-                seed=seed,
+                seed=self.seed,
                 name=name,
             )
 

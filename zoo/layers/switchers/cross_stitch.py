@@ -60,20 +60,9 @@ class CrossStitchSwitcher(Switcher):
         num_tasks,
         units,
         self_weight=0.9,
-        activation="relu",
-        dropout=0.0,
-        kernel_regularizer=None,
-        seed=None,
         **kwargs,
     ):
-        super().__init__(
-            num_tasks,
-            activation=activation,
-            dropout=dropout,
-            kernel_regularizer=kernel_regularizer,
-            seed=seed,
-            **kwargs,
-        )
+        super().__init__(num_tasks, **kwargs)
         units = [int(u) for u in units]
         if not units or any(u < 1 for u in units):
             raise ValueError(
@@ -85,10 +74,12 @@ class CrossStitchSwitcher(Switcher):
         self.self_weight = float(self_weight)
         self.dropout_layers = [
             keras.layers.Dropout(
-                dropout, seed=None if seed is None else seed + i, name=f"dropout_{i}"
+                self.dropout,
+                seed=None if self.seed is None else self.seed + i,
+                name=f"dropout_{i}",
             )
             for i in range(len(units))
-            if dropout > 0
+            if self.dropout > 0
         ]
 
     def initial_alpha(self):

@@ -62,21 +62,10 @@ class MMoESwitcher(Switcher):
         num_gates=None,
         gate_temperature=1.0,
         expert_batch_norm=False,
-        activation="relu",
-        dropout=0.0,
-        kernel_regularizer=None,
-        seed=None,
         gate=None,
         **kwargs,
     ):
-        super().__init__(
-            num_tasks,
-            activation=activation,
-            dropout=dropout,
-            kernel_regularizer=kernel_regularizer,
-            seed=seed,
-            **kwargs,
-        )
+        super().__init__(num_tasks, **kwargs)
         if num_gates not in (None, 1):
             raise ValueError(
                 "Expected num_gates to be None (one gate per task) or 1 (one shared gate). "
@@ -93,10 +82,10 @@ class MMoESwitcher(Switcher):
             self.num_experts,
             self.expert_units,
             activation=self.activation,
-            dropout=dropout,
+            dropout=self.dropout,
             use_batch_norm=expert_batch_norm,
             kernel_regularizer=self.kernel_regularizer,
-            seed=seed,
+            seed=self.seed,
             name="experts",
         )
         gate_names = ["shared"] if num_gates == 1 else [f"task_{k}" for k in range(num_tasks)]

@@ -47,21 +47,10 @@ class PLESwitcher(Switcher):
         expert_units,
         gate_temperature=1.0,
         expert_batch_norm=False,
-        activation="relu",
-        dropout=0.0,
-        kernel_regularizer=None,
-        seed=None,
         gate=None,
         **kwargs,
     ):
-        super().__init__(
-            num_tasks,
-            activation=activation,
-            dropout=dropout,
-            kernel_regularizer=kernel_regularizer,
-            seed=seed,
-            **kwargs,
-        )
+        super().__init__(num_tasks, **kwargs)
         if int(num_levels) < 1:
             raise ValueError(f"Expected num_levels >= 1. Received: num_levels={num_levels}")
         if int(num_levels) > 1 and int(num_shared_experts) < 1:
@@ -95,9 +84,9 @@ class PLESwitcher(Switcher):
                 gate_temperature=gate_temperature,
                 expert_batch_norm=expert_batch_norm,
                 activation=self.activation,
-                dropout=dropout,
+                dropout=self.dropout,
                 kernel_regularizer=self.kernel_regularizer,
-                seed=seed,
+                seed=self.seed,
                 gate=self.gate,
                 name=f"level_{level}",
             )

@@ -34,27 +34,16 @@ class SharedBottomSwitcher(Switcher):
         self,
         num_tasks,
         units,
-        activation="relu",
-        dropout=0.0,
-        kernel_regularizer=None,
-        seed=None,
         **kwargs,
     ):
-        super().__init__(
-            num_tasks,
-            activation=activation,
-            dropout=dropout,
-            kernel_regularizer=kernel_regularizer,
-            seed=seed,
-            **kwargs,
-        )
+        super().__init__(num_tasks, **kwargs)
         self.units = [int(u) for u in units]
         self.bottom = MLP(
             self.units,
             activation=self.activation,
-            dropout=dropout,
+            dropout=self.dropout,
             kernel_regularizer=self.kernel_regularizer,
-            seed=seed,
+            seed=self.seed,
             name="bottom",
         )
 

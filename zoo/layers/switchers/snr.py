@@ -78,20 +78,9 @@ class _SubNetworkRouting(Switcher):
         beta=2 / 3,
         gamma=-0.1,
         zeta=1.1,
-        activation="relu",
-        dropout=0.0,
-        kernel_regularizer=None,
-        seed=None,
         **kwargs,
     ):
-        super().__init__(
-            num_tasks,
-            activation=activation,
-            dropout=dropout,
-            kernel_regularizer=kernel_regularizer,
-            seed=seed,
-            **kwargs,
-        )
+        super().__init__(num_tasks, **kwargs)
         if int(num_layers) < 1:
             raise ValueError(f"Expected num_layers >= 1. Received: num_layers={num_layers}")
         if int(num_experts) < 1:
@@ -116,17 +105,19 @@ class _SubNetworkRouting(Switcher):
             self.num_experts,
             [self.expert_units[0]],
             activation=self.activation,
-            dropout=dropout,
+            dropout=self.dropout,
             kernel_regularizer=self.kernel_regularizer,
-            seed=seed,
+            seed=self.seed,
             name="sub_networks_0",
         )
         self.dropout_layers = [
             keras.layers.Dropout(
-                dropout, seed=None if seed is None else seed + i, name=f"dropout_{i}"
+                self.dropout,
+                seed=None if self.seed is None else self.seed + i,
+                name=f"dropout_{i}",
             )
             for i in range(1, self.num_layers)
-            if dropout > 0
+            if self.dropout > 0
         ]
 
     def _layer_widths(self, expert_units):
