@@ -13,6 +13,7 @@ trains a shipped preset: Census-Income (CC BY 4.0).
 import argparse
 import json
 import os
+import pathlib
 import platform
 import sys
 import tempfile
@@ -66,7 +67,9 @@ def train(name, epochs=50, verbose=1):
     _write_atomically(preset.weights_path, model.save)
     _write_atomically(
         TRAINED / f"{name}.json",
-        lambda path: open(path, "w").write(json.dumps(record, indent=2, default=float) + "\n"),
+        lambda path: pathlib.Path(path).write_text(
+            json.dumps(record, indent=2, default=float) + "\n"
+        ),
     )
     return record
 
