@@ -45,6 +45,7 @@ import tensorflow as tf
 
 from zoo.export.target import check_model_name
 from zoo.export.warmup import read_warmup_requests, write_warmup_requests
+from zoo.models.raw_inputs import RawFeatureEncoder
 
 SERVING_SIGNATURE = "serving_default"
 
@@ -102,13 +103,9 @@ def make_serving_function(model, signature=SERVING_SIGNATURE):
 
     def serve(*raw_values):
         raw = _checked_batch(dict(zip(names, raw_values)))
-        batch = tf.shape(raw[names[0]])[:1]
-        # The preprocessor encodes every feature it knows; the left-out ones
-        # get throwaway values here and are dropped again before the model.
-        for name in excluded:
-            dtype = raw_dtypes[name]
-            raw[name] = tf.fill(batch, tf.constant("" if dtype == tf.string else 0, dtype))
-        outputs = model.serving_outputs(model.signature_features(preprocessor(raw), signature))
+        # The features this signature leaves out are optional to the encoder, as
+        # to the model's own call: the model answers with their "missing" value.
+        outputs = model.serving_outputs(RawFeatureEncoder(preprocessor, optional=excluded)(raw))
         # (batch, 1) -> (batch,): one scalar per row and output in TF Serving's answers.
         outputs = {
             name: tf.reshape(value, (-1,)) if value.shape[-1] == 1 else value
