@@ -107,6 +107,17 @@ def discover_gates(folder=None):
 
 GATES = LazyRegistry("gate", discover_gates())
 
+# The output heads the command line puts on any model (`zoo train --head NAME`).
+# Logit heads need features named (`BiasLogit`: `--bias-tower FEATURE`), so
+# they come through their own flags.
+HEADS = LazyRegistry(
+    "head",
+    {
+        "latent-emotion": "zoo.layers.heads.latent_emotion_mixture:LatentEmotionMixture",
+        "entire-space": "zoo.layers.heads.entire_space_product:EntireSpaceProduct",
+    },
+)
+
 DATASETS = LazyRegistry(
     "dataset",
     {

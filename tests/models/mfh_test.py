@@ -103,7 +103,10 @@ def test_group_errors_are_named(synthetic_preprocessor):
         _model(synthetic_preprocessor, groups={"north": ["lille", "paris"], "east": ["lyon"]})
     with pytest.raises(ValueError, match="is in groups 'a' and 'b'"):
         _model(
-            synthetic_preprocessor, groups={"a": ["nice"], "b": ["nice", "lyon"]}, default_group="a"
+            synthetic_preprocessor,
+            groups={"a": ["nice"], "b": ["nice", "lyon"]},
+            default_group="a",
+            group_tower_units=None,
         )
     with pytest.raises(ValueError, match="must be a categorical feature"):
         _model(synthetic_preprocessor, group_feature="age")

@@ -4,6 +4,9 @@ Layers never import models, data, training or export code (see
 `tests/import_rules_test.py`).
 """
 
+from zoo.layers.backbones.graph_interaction_backbone import GraphInteractionBackbone
+from zoo.layers.backbones.multitask_backbone import MultiTaskBackbone
+from zoo.layers.backbones.per_task_embedding_backbone import PerTaskEmbeddingBackbone
 from zoo.layers.core.bit_gate import BitGate
 from zoo.layers.core.mlp import MLP
 from zoo.layers.experts.experts import Experts
@@ -19,6 +22,10 @@ from zoo.layers.graph.multi_channel_mgnn import MultiChannelMGNN
 from zoo.layers.graph.ngcf import NGCFEncoder, NGCFPropagation
 from zoo.layers.graph.pair_interaction import PairInteraction
 from zoo.layers.heads.bias_logit import BiasLogit
+from zoo.layers.heads.entire_space_product import EntireSpaceProduct
+from zoo.layers.heads.group_routing import GroupRouting
+from zoo.layers.heads.latent_emotion_mixture import LatentEmotionMixture
+from zoo.layers.heads.output_head import OutputHead
 from zoo.layers.interactions.cross_network import CrossNetwork
 from zoo.layers.interactions.field_attention import FieldSelfAttention
 from zoo.layers.interactions.product_layer import ProductLayer
@@ -46,6 +53,7 @@ __all__ = [
     "ChoiceBlock",
     "CrossNetwork",
     "CrossStitchSwitcher",
+    "EntireSpaceProduct",
     "ExpertSelection",
     "Experts",
     "FacetTreeSwitcher",
@@ -55,16 +63,22 @@ __all__ = [
     "FieldSelfAttention",
     "GraphAttentionAggregation",
     "GraphEnhancedExpertsSwitcher",
+    "GraphInteractionBackbone",
+    "GroupRouting",
     "IndependentSwitcher",
+    "LatentEmotionMixture",
     "MLP",
+    "MultiTaskBackbone",
     "MGNNLayer",
     "MultiChannelMGNN",
     "NGCFEncoder",
     "NGCFPropagation",
     "NoisyTopKGate",
+    "OutputHead",
     "PairInteraction",
     "MMoESwitcher",
     "PLESwitcher",
+    "PerTaskEmbeddingBackbone",
     "ProductLayer",
     "SNRAverSwitcher",
     "SNRTransSwitcher",

@@ -1,24 +1,20 @@
-from keras import ops
-
 from zoo.api import register
+from zoo.layers.heads.entire_space_product import CVR_OUTPUT, EntireSpaceProduct
 from zoo.layers.switchers.independent import IndependentSwitcher
+from zoo.models.multitask_model import ENTIRE_SPACE_HEAD
 from zoo.models.switcher_model import SwitcherModel
-from zoo.tasks import as_tasks
 
 
 @register
 class ESMM(SwitcherModel):
     """Entire Space Multi-task Model: pCTCVR = pCTR x pCVR, trained on every impression.
 
-    A conversion can only follow a click, so P(click and convert) =
-    P(click) P(convert | click). ESMM has a CTR network and a CVR network
-    over shared embeddings and multiplies their outputs; both of its losses
-    are on all impressions, CTR against the click label and CTCVR against
-    the click-and-convert label. pCVR is never fit to clicked rows alone,
-    which avoids the sample selection bias of a CVR model trained on
-    clicks (it would be served on every impression), and the CVR network
-    learns from every impression through the product, which eases the
-    sparsity of conversions.
+    ESMM's own backbone (a CTR and a CVR network over shared embeddings)
+    with its head, `zoo.layers.EntireSpaceProduct`; that head goes on any
+    other model through `heads=` (ESMM over MMoE, say).
+
+    The head's docstring says why the product: pCVR learns from every
+    impression, never from clicked rows alone.
 
     Args:
         tasks: two binary tasks in order `[ctr_task, ctcvr_task]`, e.g.
@@ -32,6 +28,8 @@ class ESMM(SwitcherModel):
             own, over the shared embeddings), `[128, 64]` by default.
         tower_units: widths of the tower on top of each network; none by
             default.
+        heads: more heads (logit heads such as `BiasLogit`); the product is
+            ESMM's own.
         **kwargs: the other arguments of `zoo.layers.IndependentSwitcher`
             (`dropout`, ...) and `MultiTaskModel`'s.
 
@@ -56,35 +54,24 @@ class ESMM(SwitcherModel):
     renamed_arguments = {"hidden_units": "units"}
     default_arguments = {"hidden_units": (128, 64)}
 
-    def __init__(self, tasks, features=None, preprocessor=None, tower_units=(), **kwargs):
-        checked = as_tasks(tasks)
-        if len(checked) != 2 or any(t.type != "binary" for t in checked):
-            raise ValueError(
-                "ESMM takes two binary tasks, [ctr_task, ctcvr_task]. Received: "
-                f"{[(t.name, t.type) for t in checked]}"
-            )
-        if "cvr" in [t.name for t in checked]:
-            raise ValueError("A task named 'cvr' would clash with ESMM's pCVR output.")
+    def __init__(self, tasks, features=None, preprocessor=None, tower_units=(), heads=(), **kwargs):
         super().__init__(
-            tasks, features=features, preprocessor=preprocessor, tower_units=tower_units, **kwargs
+            tasks,
+            features=features,
+            preprocessor=preprocessor,
+            tower_units=tower_units,
+            heads=[*heads, EntireSpaceProduct(name=ENTIRE_SPACE_HEAD)],
+            **kwargs,
         )
-        self.ctr_task, self.ctcvr_task = self.task_names
 
-    def _probabilities(self, inputs, training=None):
-        # The tower of the second task is the CVR network's.
-        logits = self.task_logits(inputs, training=training)
-        # float32 probabilities under mixed precision (see output_activation).
-        p_ctr = ops.sigmoid(ops.cast(logits[self.ctr_task], "float32"))
-        return p_ctr, ops.sigmoid(ops.cast(logits[self.ctcvr_task], "float32"))
+    @property
+    def ctr_task(self):
+        return self.output_head.ctr_task
 
-    def call(self, inputs, training=None):
-        p_ctr, p_cvr = self._probabilities(inputs, training=training)
-        return {self.ctr_task: p_ctr, self.ctcvr_task: p_ctr * p_cvr}
+    @property
+    def ctcvr_task(self):
+        return self.output_head.ctcvr_task
 
     def cvr_predictions(self, inputs):
         """pCVR `(batch, 1)` = P(convert | click, x), from preprocessed features."""
-        return self._probabilities(inputs, training=False)[1]
-
-    def outputs_with_extras(self, inputs):
-        p_ctr, p_cvr = self._probabilities(inputs, training=False)
-        return {self.ctr_task: p_ctr, self.ctcvr_task: p_ctr * p_cvr, "cvr": p_cvr}
+        return self.all_outputs(inputs, training=False)[CVR_OUTPUT]

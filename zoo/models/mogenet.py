@@ -1,33 +1,28 @@
 import keras
-from keras import ops
 
 from zoo.api import register
+from zoo.layers.backbones.graph_interaction_backbone import (
+    INTERACTION_PAIRS,
+    GraphInteractionBackbone,
+)
 from zoo.layers.gates.factory import serialize_gate
-from zoo.layers.graph.pair_interaction import PairInteraction
 from zoo.layers.switchers.graph_enhanced_experts import GraphEnhancedExpertsSwitcher
 from zoo.models.multitask_model import MultiTaskModel
 
 # The paper's lambda = 1e-3 applies to a loss summed over batches of 256;
 # the zoo's losses are batch means.
 PAPER_L2 = 1e-3 / 256
-# The pairs of equation (3), in order: (user representation, item representation).
-INTERACTION_PAIRS = (
-    ("user_bipartite", "item_bipartite"),
-    ("user_bipartite", "item_similarity"),
-    ("user_similarity", "item_bipartite"),
-    ("user_similarity", "item_similarity"),
-)
+__all__ = ["INTERACTION_PAIRS", "PAPER_L2", "MoGENet"]
 
 
 @register
 class MoGENet(MultiTaskModel):
     """Mixture of Graph Enhanced Expert Networks.
 
-    A `MultiChannelMGNN` turns the user-item, user-user and item-item graphs
-    into four representations of the pair; their four pairwise interactions
-    Z = {kappa(h_u, h_i), kappa(h_u, h_i^I), kappa(h_u^U, h_i),
-    kappa(h_u^U, h_i^I)} each ride on one expert, and every task mixes
-    [f_n(x) || Z^n] with its own gate (softmax) over x = [x_u || x_i]
+    Its backbone (`zoo.layers.GraphInteractionBackbone`) puts the four
+    pairwise interactions of the user's and the item's graph representations
+    on one expert each, and every task mixes [f_n(x) || Z^n] with its own
+    gate (softmax) over the feature embedding x = [x_u || x_i]
     (`GraphEnhancedExpertsSwitcher`).
 
     The loss is the paper's equation (8): per-task cross-entropy weighted by
@@ -102,8 +97,6 @@ class MoGENet(MultiTaskModel):
         gate=None,
         **kwargs,
     ):
-        if graph_encoder is None:
-            raise ValueError("MoGENet needs a graph_encoder (a zoo.layers.MultiChannelMGNN).")
         kwargs.setdefault("name", "mogenet")  # Keras would say "mo_ge_net"
         l2 = PAPER_L2 if l2 is None else l2
         if not l2 >= 0:
@@ -136,25 +129,23 @@ class MoGENet(MultiTaskModel):
             graph_encoder=graph_encoder,
             **kwargs,
         )
-        self.interactions = [
-            PairInteraction(interaction, kernel_regularizer=regularizer, name=f"interaction_{n}")
-            for n in range(len(INTERACTION_PAIRS))
-        ]
+        # Tracked by the model as they always were, so their weights keep their paths
+        # (see MultiTaskModel.__init__).
+        self.interactions = self.backbone.interactions
+
+    def make_backbone(self, switcher, graph_encoder):
+        return GraphInteractionBackbone(
+            self.backbone_features(),
+            switcher,
+            graph_encoder,
+            interaction=self.interaction,
+            kernel_regularizer=self._regularizer,
+            embedding=self.make_embedding(),
+            name="backbone",
+        )
 
     def tower_kernel_regularizer(self):
         return self._regularizer
-
-    def task_representations(self, inputs, training=None, return_gate_weights=False):
-        x = self.embedding(inputs)  # (batch, input_dim): [x_u || x_i]
-        graph = self.graph_encoder(inputs, training=training)  # 4 x (batch, units)
-        z = ops.stack(
-            [
-                interact((graph[user], graph[item]))
-                for interact, (user, item) in zip(self.interactions, INTERACTION_PAIRS)
-            ],
-            axis=1,
-        )  # (batch, 4, z_dim)
-        return self.switcher((x, z), training=training, return_gate_weights=return_gate_weights)
 
     def get_config(self):
         config = super().get_config()

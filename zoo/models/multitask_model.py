@@ -3,8 +3,10 @@ from keras import ops
 
 from zoo.api import register
 from zoo.distribute import MultiWorkerFitFixes
+from zoo.layers.backbones.multitask_backbone import MultiTaskBackbone
 from zoo.layers.features.feature_embedding import FeatureEmbedding
 from zoo.layers.heads.bias_logit import BiasLogit
+from zoo.layers.heads.output_head import OutputHead
 from zoo.layers.towers.tower import Tower
 from zoo.losses.weighting import FixedLossWeights, get_loss_weighting
 from zoo.models.graph_tables import GraphTables
@@ -13,21 +15,32 @@ from zoo.models.task_training import TaskTraining
 from zoo.tasks import as_tasks
 
 # The heads models make from their own arguments (Biasnet's bias_tower_feature,
-# YouTube's bias_features), saved as those arguments rather than as heads.
+# YouTube's bias_features, DLEN's alpha, ESMM's product), saved as those
+# arguments rather than as heads.
 BIASNET_HEAD = "bias_tower_head"
 SHALLOW_TOWER_HEAD = "shallow_tower_head"
-BUILT_IN_HEADS = (BIASNET_HEAD, SHALLOW_TOWER_HEAD)
+LATENT_EMOTION_HEAD = "latent_emotion_head"
+ENTIRE_SPACE_HEAD = "entire_space_head"
+GROUP_ROUTING_HEAD = "group_routing_head"
+BUILT_IN_HEADS = (
+    BIASNET_HEAD,
+    SHALLOW_TOWER_HEAD,
+    LATENT_EMOTION_HEAD,
+    ENTIRE_SPACE_HEAD,
+    GROUP_ROUTING_HEAD,
+)
 
 
 @register
 class MultiTaskModel(RawFeatureInputs, TaskTraining, GraphTables, MultiWorkerFitFixes, keras.Model):
-    """Input embedding -> switcher -> one tower per task -> named outputs.
+    """Backbone (embedding -> switcher) -> one tower per task -> heads -> named outputs.
 
     Every zoo model is this pipeline with a different switcher (the part
     that decides what each task sees: a shared bottom, a mixture of
-    experts, CGC, PLE, ...). Subclasses only build their switcher; input
-    handling, towers, outputs, gate inspection and `compile` defaults live
-    here once.
+    experts, CGC, PLE, ...) inside its backbone (`model.backbone`, a
+    `zoo.layers.MultiTaskBackbone`), and heads composed by argument.
+    Subclasses only build their switcher; input handling, towers, heads,
+    outputs, gate inspection and `compile` defaults live here once.
 
     With a preprocessor, the model takes raw features: `model(raw)`,
     `fit`, `evaluate` and `predict` accept dicts of raw columns, pandas
@@ -44,7 +57,8 @@ class MultiTaskModel(RawFeatureInputs, TaskTraining, GraphTables, MultiWorkerFit
     Args:
         tasks: list of `zoo.tasks.Task` (or config dicts, or names of binary
             tasks).
-        switcher: a switcher layer with `num_tasks` outputs.
+        switcher: a switcher layer with `num_tasks` outputs; the model
+            builds its backbone (`model.backbone`) around it.
         features: the `FeatureEmbedding` feature list; defaults to
             `preprocessor.embedding_features()`.
         preprocessor: an adapted `FeaturePreprocessor`, or `None`.
@@ -65,10 +79,13 @@ class MultiTaskModel(RawFeatureInputs, TaskTraining, GraphTables, MultiWorkerFit
             paper's (128, 64) by default. (The bias tower is a
             `zoo.layers.heads.BiasLogit` head, named `bias_tower_head`.)
         heads: list of heads (layers of `zoo.layers.heads`, or their
-            configs) applied to the task logits in order, e.g. a
-            `BiasLogit` over selection-bias features. Any head goes on any
-            model; a head that does not fit the model's features or tasks
-            is an error naming them.
+            configs). Logit heads (a `BiasLogit` over selection-bias
+            features) act on the task logits in order; at most one output
+            head (`LatentEmotionMixture`, DLEN's; `EntireSpaceProduct`,
+            ESMM's) then turns the logits into the predictions, in place
+            of each task's activation, and may serve more outputs. Any head
+            goes on any model; a head that does not fit the model's
+            features or tasks is an error naming them.
         ranking_weights: dict from task name to weight, or `None`. When
             given, the exported SavedModel has one more output,
             `ranking_score`: the weighted sum of the named tasks'
@@ -81,6 +98,9 @@ class MultiTaskModel(RawFeatureInputs, TaskTraining, GraphTables, MultiWorkerFit
             sub-graphs of `zoo.graphs.GraphInputs` under `"graph"` in
             training, and serving looks the representations up in the
             tables `refresh_graph_tables` fills.
+        backbone: a `zoo.layers.MultiTaskBackbone` to use as it is, in
+            place of `switcher` and `graph_encoder`; its features must be
+            the model's (without those the heads keep out of it).
         **kwargs: `keras.Model` keyword arguments, e.g. `name`.
 
     Call arguments:
@@ -104,7 +124,7 @@ class MultiTaskModel(RawFeatureInputs, TaskTraining, GraphTables, MultiWorkerFit
     def __init__(
         self,
         tasks,
-        switcher,
+        switcher=None,
         features=None,
         preprocessor=None,
         tower_units=(16,),
@@ -115,10 +135,19 @@ class MultiTaskModel(RawFeatureInputs, TaskTraining, GraphTables, MultiWorkerFit
         ranking_weights=None,
         graph_encoder=None,
         heads=(),
+        backbone=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
         self.tasks = as_tasks(tasks)
+        if isinstance(backbone, dict):
+            backbone = keras.layers.deserialize(backbone)
+        if backbone is not None:
+            if switcher is not None or graph_encoder is not None:
+                raise ValueError(
+                    "Give a backbone, or a switcher (and graph_encoder) to build one, not both."
+                )
+            switcher, graph_encoder = backbone.switcher, backbone.graph_encoder
         if isinstance(graph_encoder, dict):
             graph_encoder = keras.layers.deserialize(graph_encoder)
         if graph_encoder is not None and not self.supports_graph_encoder:
@@ -127,20 +156,19 @@ class MultiTaskModel(RawFeatureInputs, TaskTraining, GraphTables, MultiWorkerFit
                 "reads the features as separate fields, not as one vector the graph "
                 "representations could be appended to."
             )
-        self.graph_encoder = graph_encoder
         if isinstance(switcher, dict):
             switcher = keras.layers.deserialize(switcher)
         if isinstance(preprocessor, dict):
             preprocessor = keras.layers.deserialize(preprocessor)
         features = resolve_features(features, preprocessor)
+        self.features = [dict(f) for f in features]
+        # Before the backbone: a head may keep its features from it, or route (more branches).
+        self.task_heads = self._bind_heads(heads, bias_tower_feature, bias_tower_units)
         if getattr(switcher, "num_tasks", self.num_branches()) != self.num_branches():
             raise ValueError(
                 f"The switcher has {switcher.num_tasks} outputs but the model needs "
-                f"{self.num_branches()} for the tasks {[t.name for t in self.tasks]}"
+                f"{self.num_branches()}: {self.branch_names()}"
             )
-        self.features = [dict(f) for f in features]
-        # Before the embedding: a head may keep its features from the backbone.
-        self.task_heads = self._bind_heads(heads, bias_tower_feature, bias_tower_units)
         # Kept out of Keras' layer tracking on purpose: the lookups inside
         # are string ops that XLA cannot compile, and a tracked sublayer
         # would switch XLA off for the whole model (Keras checks every
@@ -149,10 +177,25 @@ class MultiTaskModel(RawFeatureInputs, TaskTraining, GraphTables, MultiWorkerFit
         # How many `preprocessed_inputs()` scopes are open (fit, evaluate and
         # predict open one around Keras' own loop).
         self._preprocessed_scopes = 0
-        self.switcher = switcher
+        backbone = self._check_backbone(backbone) or self.make_backbone(switcher, graph_encoder)
+        # The model tracks the backbone's parts, not the backbone: Keras names
+        # weights by the path it first reaches them by, and through the parts
+        # they keep the paths of files written before backbones existed
+        # (`embedding/`, `layers/<switcher>/`; see
+        # tests/models/legacy_files_test.py), so files of either age load.
+        # `__dir__` hides the backbone from that walk for the same reason.
+        object.__setattr__(self, "backbone", backbone)
+        self.graph_encoder = graph_encoder
+        self.switcher = None if backbone is None else backbone.switcher
+        self.embedding = None if backbone is None else backbone.embedding
+        if self.output_head is not None and self.output_head.reads_shared_representation:
+            if self.backbone is None:
+                raise ValueError(
+                    f"{self.output_head.name} reads the backbone's shared representation, and "
+                    f"{type(self).__name__} has none (each task has a model of its own)."
+                )
         self.tower_units = [int(u) for u in tower_units]
         self.tower_dropout = tower_dropout
-        self.embedding = self.make_embedding()
         self.towers = self.make_towers()
         self.output_activations = {t.name: keras.activations.get(t.activation) for t in self.tasks}
         self.loss_weighting = get_loss_weighting(loss_weighting, self.task_names)
@@ -197,29 +240,48 @@ class MultiTaskModel(RawFeatureInputs, TaskTraining, GraphTables, MultiWorkerFit
     # Whether `graph_encoder` (the "+MGNN" input) fits the model's switcher input.
     supports_graph_encoder = True
 
+    def branch_names(self):
+        """The switcher's outputs, one tower each: the tasks, unless a head routes (MFH's
+        `<task>__<group>`)."""
+        if self.routing_head is not None:
+            return self.routing_head.branch_names()
+        return self.task_names
+
     def num_branches(self):
-        """Outputs the switcher must have: one per task, unless a subclass routes (MFH)."""
-        return len(self.tasks)
+        return len(self.branch_names())
+
+    def task_of_output(self, name):
+        """The task whose activation an output takes: itself, or a routed branch's task."""
+        if self.routing_head is not None and name not in self.task_names:
+            return self.routing_head.task_of(name)
+        return name
 
     def make_towers(self):
-        """Dict of the towers `head_logits` reads: one per task, named after it."""
-        return {
-            t.name: Tower(
-                self.tower_units,
-                output_units=self.tower_output_units(t),
+        """Dict of the towers `head_logits` reads: one per branch, named after it."""
+        by_name = {t.name: t for t in self.tasks}
+        towers = {}
+        for name in self.branch_names():
+            units = self.tower_units
+            if self.routing_head is not None:
+                units = self.routing_head.tower_units_of(name, default=self.tower_units)
+            towers[name] = Tower(
+                units,
+                output_units=self.tower_output_units(by_name[self.task_of_output(name)]),
                 dropout=self.tower_dropout,
                 kernel_regularizer=self.tower_kernel_regularizer(),
-                name=f"tower_{t.name}",
+                name=f"tower_{name}",
             )
-            for t in self.tasks
-        }
+        return towers
 
     def tower_kernel_regularizer(self):
         """The towers' kernel regularizer: none, unless a model's loss has one (MoGENet's L2)."""
         return None
 
     def tower_output_units(self, task):
-        """Logits of a task's tower: the task's own, unless a head splits it (DLEN: two)."""
+        """Logits of a task's tower: the task's own, unless the output head splits it (DLEN:
+        two)."""
+        if self.output_head is not None:
+            return self.output_head.tower_output_units(task)
         return task.output_units
 
     def _bind_heads(self, heads, bias_tower_feature, bias_tower_units):
@@ -235,6 +297,30 @@ class MultiTaskModel(RawFeatureInputs, TaskTraining, GraphTables, MultiWorkerFit
             heads.append(BiasLogit([bias_tower_feature], units=bias_tower_units, name=BIASNET_HEAD))
         for head in heads:
             head.bind(self.features, self.tasks)
+        output_heads = [h for h in heads if isinstance(h, OutputHead)]
+        if len(output_heads) > 1:
+            raise ValueError(
+                f"Heads {[h.name for h in output_heads]} each turn the task logits into the "
+                "predictions; a model takes one of them."
+            )
+        # The logit heads act in order, the output head last whatever its place in the list.
+        self.output_head = output_heads[0] if output_heads else None
+        routing_heads = [h for h in heads if getattr(h, "routes", False)]
+        if len(routing_heads) > 1:
+            raise ValueError(
+                f"Heads {[h.name for h in routing_heads]} each route the samples to towers of "
+                "their own; a model takes one of them."
+            )
+        # The routing head acts first: the other heads see one logit per task.
+        self.routing_head = routing_heads[0] if routing_heads else None
+        if self.routing_head is not None and self.output_head is not None:
+            # The per-group outputs (<task>__<group>) are each tower's activation; an
+            # output head would have to be applied per group as well, which is not built.
+            raise ValueError(
+                f"{self.routing_head.name} serves every group's towers as outputs of their own "
+                f"and takes no output head; {self.output_head.name} would apply to the routed "
+                "predictions only. Use logit heads (BiasLogit) with it."
+            )
         omitted = {n for h in heads if not h.known_at_serving for n in h.feature_names}
         for head in heads:
             clash = omitted.intersection(head.feature_names) if head.known_at_serving else ()
@@ -286,6 +372,34 @@ class MultiTaskModel(RawFeatureInputs, TaskTraining, GraphTables, MultiWorkerFit
         """
         return FeatureEmbedding(self.backbone_features(), name="embedding")
 
+    def make_backbone(self, switcher, graph_encoder):
+        """The backbone around `switcher`; `None` without one (NGCF: a graph model per task)."""
+        if switcher is None:
+            return None
+        return MultiTaskBackbone(
+            self.backbone_features(),
+            switcher,
+            embedding=self.make_embedding(),
+            graph_encoder=graph_encoder,
+            name="backbone",
+        )
+
+    def _check_backbone(self, backbone):
+        if backbone is None:
+            return None
+        expected = [f["name"] for f in self.backbone_features()]
+        given = [f["name"] for f in backbone.features]
+        if given != expected:
+            raise ValueError(
+                f"The backbone embeds the features {given}, and the model gives it {expected} "
+                "(its features without those the heads keep out of the backbone)."
+            )
+        return backbone
+
+    # Keras' saving walks `dir()`; see where `backbone` is set in __init__.
+    def __dir__(self):
+        return [name for name in super().__dir__() if name != "backbone"]
+
     def build(self, input_shape=None):
         # Run the sublayers once on a one-row dummy batch so every weight
         # exists; `.keras` loading and `count_params` need that before the
@@ -321,45 +435,62 @@ class MultiTaskModel(RawFeatureInputs, TaskTraining, GraphTables, MultiWorkerFit
 
     def task_representations(self, inputs, training=None, return_gate_weights=False):
         """Per-task inputs of the towers (and the gate weights, on request)."""
-        x = self.embed(inputs, training=training)  # (batch, input_dim)
-        return self.switcher(x, training=training, return_gate_weights=return_gate_weights)
+        return self.backbone(inputs, training=training, return_gate_weights=return_gate_weights)
 
     def embed(self, inputs, training=None):
-        """The switcher's input: the feature embedding, then the graph representations if any."""
-        x = self.embedding(inputs)  # (batch, embedding_dim)
-        graph = self.graph_vector(inputs, training=training)
-        return x if graph is None else ops.concatenate([x, graph], axis=-1)
+        """The backbone's shared representation: the switcher's input."""
+        return self.backbone.shared_representation(inputs, training=training)
 
     def graph_vector(self, inputs, training=None):
         """The graph encoder's representations of the pair, concatenated; `None` without one."""
-        if self.graph_encoder is None:
-            return None
-        graph = self.graph_encoder(inputs, training=training)  # dict of (batch, units)
-        return ops.concatenate([graph[name] for name in sorted(graph)], axis=-1)
+        return self.backbone.graph_vector(inputs, training=training)
 
     def task_logits(self, inputs, training=None):
         """Dict from task name to the tower's logits `(batch, output_units)`.
 
-        The heads (a bias tower, a selection-bias shallow tower) are applied.
+        The logit heads (a routing head, a bias tower, a selection-bias
+        shallow tower) are applied; with a routing head, every branch's
+        logits are there too, under the branch's name.
         """
         return self.apply_heads(self.head_logits(inputs, training=training), inputs, training)
 
     def apply_heads(self, logits, inputs, training=None):
-        """`logits` after every head of the model, in order."""
+        """`logits` after the routing head, then every logit head of the model, in order."""
+        if self.routing_head is not None:
+            logits = self.routing_head(logits, inputs, training=training)
         for head in self.task_heads:
-            logits = head(logits, inputs, training=training)
+            if head is not self.output_head and head is not self.routing_head:
+                logits = head(logits, inputs, training=training)
         return logits
 
     def head_logits(self, inputs, training=None):
-        """Dict from task name to its tower's logits, before any bias tower."""
+        """Dict from branch name (the task's, without a routing head) to its tower's logits,
+        before any head."""
         branches = self.task_representations(inputs, training=training)
         return {
-            t.name: self.towers[t.name](h, training=training) for t, h in zip(self.tasks, branches)
+            name: self.towers[name](h, training=training)
+            for name, h in zip(self.branch_names(), branches)
         }
 
     def call(self, inputs, training=None):
-        logits = self.task_logits(inputs, training=training)
-        return {name: self.output_activation(name, z) for name, z in logits.items()}
+        outputs = self.all_outputs(inputs, training=training)
+        return {name: outputs[name] for name in self.task_names}
+
+    def all_outputs(self, inputs, training=None):
+        """The tasks' predictions and the output head's extra outputs, from preprocessed
+        inputs."""
+        return self.predictions(self.task_logits(inputs, training=training), inputs, training)
+
+    def predictions(self, logits, inputs, training=None):
+        """The task logits made predictions: by the output head, or each task's activation."""
+        head = self.output_head
+        if head is None:
+            return {
+                name: self.output_activation(self.task_of_output(name), z)
+                for name, z in logits.items()
+            }
+        shared = self.embed(inputs, training=training) if head.reads_shared_representation else None
+        return head(logits, shared, training=training)
 
     def output_activation(self, task_name, logits):
         """The task's activation on its logits, in float32.
@@ -396,11 +527,10 @@ class MultiTaskModel(RawFeatureInputs, TaskTraining, GraphTables, MultiWorkerFit
     def outputs_with_extras(self, inputs):
         """The task predictions and any extra outputs a model serves, in one forward pass.
 
-        Models whose extras come from the same computation as their
-        predictions (ESMM's pCVR, DLEN's P(UP), MFH's heads) override this
-        rather than running the model twice.
+        The output head's extras (ESMM's pCVR, DLEN's P(UP)) and a routing
+        head's towers (MFH's `<task>__<group>`) come with the predictions.
         """
-        return dict(self(inputs, training=False))
+        return self.all_outputs(inputs, training=False)
 
     def serving_outputs(self, features):
         """Dict of named outputs for serving, from preprocessed `features`.
@@ -443,11 +573,11 @@ class MultiTaskModel(RawFeatureInputs, TaskTraining, GraphTables, MultiWorkerFit
 
     def _display_name(self, name):
         # Switchers say "task_k" in gate and expert names ("level_0/task_1",
-        # "task_0/expert_2"); show the task's name instead.
+        # "task_0/expert_2"); show the task's (or routed branch's) name instead.
         parts = name.split("/")
         for i, part in enumerate(parts):
             if part.startswith("task_") and part[5:].isdigit():
-                parts[i] = self.tasks[int(part[5:])].name
+                parts[i] = self.branch_names()[int(part[5:])]
         return "/".join(parts)
 
     def _built_loss_weighting_config(self):
@@ -485,7 +615,9 @@ class MultiTaskModel(RawFeatureInputs, TaskTraining, GraphTables, MultiWorkerFit
             }
         )
         if type(self) is MultiTaskModel:
-            config["switcher"] = keras.layers.serialize(self.switcher)
+            # The whole backbone (a custom embedding included); its graph encoder with it.
+            config["backbone"] = keras.layers.serialize(self.backbone)
+            config["graph_encoder"] = None
         return config
 
 

@@ -1,7 +1,5 @@
-from keras import ops
-
 from zoo.api import register
-from zoo.layers.features.feature_embedding import FeatureEmbedding
+from zoo.layers.backbones.per_task_embedding_backbone import PerTaskEmbeddingBackbone
 from zoo.layers.switchers.independent import IndependentSwitcher
 from zoo.models.switcher_model import SwitcherModel
 
@@ -31,14 +29,16 @@ class SingleTask(SwitcherModel):
 
     def __init__(self, tasks, features=None, preprocessor=None, **kwargs):
         super().__init__(tasks, features=features, preprocessor=preprocessor, **kwargs)
-        self.task_embeddings = [
-            FeatureEmbedding(self.backbone_features(), name=f"embedding_{t.name}")
-            for t in self.tasks
-        ]
+        # Tracked by the model as they always were, so their weights keep their paths
+        # (see MultiTaskModel.__init__).
+        self.task_embeddings = self.backbone.task_embeddings
 
-    def task_representations(self, inputs, training=None, return_gate_weights=False):
-        per_task_x = [embed(inputs) for embed in self.task_embeddings]  # K x (batch, input_dim)
-        graph = self.graph_vector(inputs, training=training)  # shared by the tasks ("MLP+MGNN")
-        if graph is not None:
-            per_task_x = [ops.concatenate([x, graph], axis=-1) for x in per_task_x]
-        return self.switcher(per_task_x, training=training, return_gate_weights=return_gate_weights)
+    def make_backbone(self, switcher, graph_encoder):
+        return PerTaskEmbeddingBackbone(
+            self.backbone_features(),
+            switcher,
+            task_names=self.task_names,
+            embedding=self.make_embedding(),
+            graph_encoder=graph_encoder,
+            name="backbone",
+        )

@@ -10,6 +10,8 @@ them (and a new switcher needs no model code at all:
 
 import inspect
 
+import keras
+
 from zoo.arguments import REQUIRED, Argument, class_arguments
 from zoo.models.multitask_model import MultiTaskModel
 from zoo.tasks import as_tasks
@@ -49,8 +51,12 @@ class SwitcherModel(MultiTaskModel):
             # `inspect.signature(MMoE)` and IDEs show the arguments the model takes.
             cls.__signature__ = cls.constructor_signature()
 
-    def __init__(self, tasks, features=None, preprocessor=None, **kwargs):
+    def __init__(self, tasks, features=None, preprocessor=None, heads=(), **kwargs):
         tasks = as_tasks(tasks)
+        heads = [keras.layers.deserialize(h) if isinstance(h, dict) else h for h in heads]
+        # A routing head (per-group towers) asks for more branches than tasks.
+        routing = [h for h in heads if getattr(h, "routes", False)]
+        num_branches = routing[0].num_branches(len(tasks)) if routing else len(tasks)
         values = {}
         for name, argument in self.switcher_arguments().items():
             value = kwargs.pop(name, argument.default)
@@ -58,12 +64,14 @@ class SwitcherModel(MultiTaskModel):
                 raise TypeError(f"{type(self).__name__} needs the argument {name!r}.")
             values[name] = value
         switcher = self.switcher_class(
-            len(tasks),
+            num_branches,
             **self.fixed_arguments,
             **{self.renamed_arguments.get(name, name): value for name, value in values.items()},
             name="switcher",
         )
-        super().__init__(tasks, switcher, features=features, preprocessor=preprocessor, **kwargs)
+        super().__init__(
+            tasks, switcher, features=features, preprocessor=preprocessor, heads=heads, **kwargs
+        )
         # The values as the switcher holds them (ints, lists, serialized gates): what the
         # config saves and the attributes show (`model.num_experts`).
         held = switcher.get_config()

@@ -16,7 +16,7 @@ from zoo.cli import flags, run_dir
 from zoo.cli.commands.common import gate_summary, load_dataset, print_metrics, warmup_rows
 from zoo.cli.flags import DATASET_FLAGS, accepted_arguments, flag_kwargs, model_flag_kwargs
 from zoo.files import write_json
-from zoo.registry import DATASETS, GATES, MODELS
+from zoo.registry import DATASETS, GATES, HEADS, MODELS
 
 # Models whose graph encoder is part of the model, not the --with-mgnn add-on.
 GRAPH_MODELS = ("mogenet", "ngcf")
@@ -83,6 +83,14 @@ def _add_model_flags(model):
         metavar="K",
         type=int,
         help="--gate noisy-top-k: experts with a non-zero weight per row (default 2)",
+    )
+    model.add_argument(
+        "--head",
+        metavar="NAME",
+        choices=tuple(HEADS),
+        help=f"an output head on the model, one of: {', '.join(HEADS)} (DLEN's latent-emotion "
+        "mixture, alpha_t = 0.3 x each task's training rate; ESMM's pCTR x pCVR); default: "
+        "each task's activation",
     )
     model.add_argument(
         "--arch",
@@ -341,6 +349,16 @@ def _model_config(path, model_class, name):
     return config
 
 
+def _output_head(name, dataset):
+    """The `--head` layer; DLEN's takes each task's training rate, for its alpha_ratio."""
+    head_class = HEADS[name]
+    if "base_rates" in accepted_arguments(head_class):
+        from zoo.models.dlen import base_rates
+
+        return head_class(base_rates=base_rates(dataset))
+    return head_class()
+
+
 def _gate_argument(args):
     """The models' `gate=` from --gate and --gate-top-k (`None` when neither is set)."""
     if args.gate_top_k is None:
@@ -454,6 +472,8 @@ def _build_model(args, model_class, model_kwargs, dataset, strategy):
 
         # DLEN's alpha_ratio is relative to each task's rate on the training split.
         model_kwargs["base_rates"] = base_rates(dataset)
+    if args.head is not None:
+        model_kwargs["heads"] = [_output_head(args.head, dataset)]
     graph_inputs = _graph_inputs(args, dataset, preprocessor, model_kwargs)
     try:
         with strategy.scope():

@@ -1,0 +1,1 @@
+"""Backbones: preprocessed features in, one representation per task out."""
