@@ -1,5 +1,6 @@
 """Heads are arguments: a bias logit goes on any model, as Biasnet's or as YouTube's tower;
-DLEN's mixture, ESMM's product and MFH's per-group routing go on any backbone."""
+DLEN's mixture, ESMM's product, MFH's per-group routing and NGCF's graph score go on any
+backbone (the graph score's training and serving are in mogenet_test.py)."""
 
 import keras
 import numpy as np
@@ -8,8 +9,10 @@ import tensorflow as tf
 
 from zoo import models
 from zoo.export import export_saved_model
+from zoo.layers.graph.ngcf import NGCFEncoder
 from zoo.layers.heads.bias_logit import BiasLogit
 from zoo.layers.heads.entire_space_product import EntireSpaceProduct
+from zoo.layers.heads.graph_score import GraphScore
 from zoo.layers.heads.group_routing import GroupRouting
 from zoo.layers.heads.latent_emotion_mixture import LatentEmotionMixture
 from zoo.tasks import Task
@@ -98,6 +101,8 @@ def test_a_head_that_does_not_fit_the_model_is_named(synthetic_preprocessor):
         )
     with pytest.raises(ValueError, match="with known_at_serving=True nothing is left out"):
         BiasLogit(["city"], dropout=0.1)
+    with pytest.raises(ValueError, match=r"\['user_id', 'item_id'\] are not categorical features"):
+        build(GraphScore(NGCFEncoder(5, 5)))
 
 
 def test_dlen_mixture_on_cgc_with_a_bias_head_mixes_the_biased_logits_and_serves_p_up(

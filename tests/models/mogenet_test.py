@@ -1,5 +1,5 @@
-"""Graph models (MoGENet, NGCF, "+MGNN"): train on sub-graphs, serve from node tables, export
-a SavedModel that answers a (user, item) request from raw features alone."""
+"""Graph models (MoGENet, NGCF, "+MGNN", a graph-score head): train on sub-graphs, serve from
+node tables, export a SavedModel that answers a (user, item) request from raw features alone."""
 
 import keras
 import numpy as np
@@ -10,6 +10,8 @@ from tests.fresh_process import serve_in_fresh_process
 from zoo import models
 from zoo.export import export_saved_model
 from zoo.graphs import GraphInputs
+from zoo.layers.graph.ngcf import NGCFEncoder
+from zoo.layers.heads.graph_score import GraphScore
 from zoo.training.trainer import TrainingConfig, evaluate, fit, predict
 
 
@@ -61,13 +63,17 @@ def _build(name, dataset, preprocessor, graph_inputs):
         return models.MMoEDLEN(
             num_experts=2, expert_units=[8], alpha=0.1, graph_encoder=encoder(), **common
         )
+    if name == "mmoe+graph-score":
+        score = GraphScore(NGCFEncoder(graph_inputs.num_users, graph_inputs.num_items, units=4))
+        return models.MMoE(num_experts=2, expert_units=[8], heads=[score], **common)
     raise KeyError(name)
 
 
 CONFIG = TrainingConfig(epochs=1, batch_size=128, early_stopping_patience=None, verbose=0)
 # Each model's own graph path: MoGENet's switcher, NGCF's encoders, the "+MGNN" input of a
-# shared switcher (MMoE), of per-task inputs (single-task) and of DLEN's hidden state.
-NAMES = ["mogenet", "ngcf", "mmoe+mgnn", "single-task+mgnn", "mmoe-dlen+mgnn"]
+# shared switcher (MMoE), of per-task inputs (single-task) and of DLEN's hidden state, and
+# NGCF's score as a head on a feature model.
+NAMES = ["mogenet", "ngcf", "mmoe+mgnn", "single-task+mgnn", "mmoe-dlen+mgnn", "mmoe+graph-score"]
 
 
 def _raw(dataset, rows):

@@ -23,6 +23,7 @@ from zoo.layers.graph.ngcf import NGCFEncoder, NGCFPropagation
 from zoo.layers.graph.pair_interaction import PairInteraction
 from zoo.layers.heads.bias_logit import BiasLogit
 from zoo.layers.heads.entire_space_product import EntireSpaceProduct
+from zoo.layers.heads.graph_score import GraphScore
 from zoo.layers.heads.group_routing import GroupRouting
 from zoo.layers.heads.latent_emotion_mixture import LatentEmotionMixture
 from zoo.layers.heads.output_head import OutputHead
@@ -64,6 +65,7 @@ __all__ = [
     "GraphAttentionAggregation",
     "GraphEnhancedExpertsSwitcher",
     "GraphInteractionBackbone",
+    "GraphScore",
     "GroupRouting",
     "IndependentSwitcher",
     "LatentEmotionMixture",

@@ -7,8 +7,10 @@ class GraphTables:
     """A mixin of `MultiTaskModel`: the graph layers and the node tables serving looks up."""
 
     def graph_layers(self):
-        """The layers that read `inputs["graph"]` and keep node tables for serving."""
-        return [] if self.graph_encoder is None else [self.graph_encoder]
+        """The layers that read `inputs["graph"]` and keep node tables for serving: the graph
+        encoder of the backbone, and those of heads (`GraphScore`)."""
+        layers = [] if self.graph_encoder is None else [self.graph_encoder]
+        return layers + [h.graph_layer for h in self.task_heads if hasattr(h, "graph_layer")]
 
     @property
     def uses_graph(self):
@@ -16,8 +18,10 @@ class GraphTables:
 
     @property
     def graph_channels(self):
-        """The sub-graph channels the model reads (see `zoo.graphs.CHANNELS`)."""
-        return CHANNELS
+        """The sub-graph channels the model's graph layers read (see `zoo.graphs.CHANNELS`):
+        a layer's `channels`, all of them for a layer that does not say."""
+        read = [getattr(layer, "channels", CHANNELS) for layer in self.graph_layers()]
+        return tuple(c for c in CHANNELS if any(c in channels for channels in read))
 
     def refresh_graph_tables(self, graph_inputs):
         """Computes the node tables serving looks up, from the whole training graph.

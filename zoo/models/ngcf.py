@@ -1,8 +1,8 @@
 import keras
-from keras import ops
 
 from zoo.api import register
 from zoo.layers.graph.ngcf import NGCFEncoder
+from zoo.layers.heads.graph_score import pair_score
 from zoo.models.multitask_model import MultiTaskModel
 
 
@@ -12,7 +12,8 @@ class NGCF(MultiTaskModel):
 
     The single-task graph baseline of the MoGENet paper: user and item id
     embeddings propagated over the user-item graph (`NGCFEncoder`), the
-    logit of a pair the inner product of the two. Nothing is shared between
+    logit of a pair the inner product of the two. (That score goes on any
+    other model as a `zoo.layers.GraphScore` head.) Nothing is shared between
     tasks (each has its own embeddings and propagation), as for the zoo's
     `SingleTask`; the graph is the same (an edge where any task is
     positive, built from the training rows). NGCF uses ids only; the other
@@ -80,18 +81,14 @@ class NGCF(MultiTaskModel):
     def make_towers(self):
         return {}
 
-    @property
-    def graph_channels(self):
-        return ("bipartite",)
-
     def graph_layers(self):
-        return list(self.task_encoders)
+        return [*self.task_encoders, *super().graph_layers()]
 
     def head_logits(self, inputs, training=None):
         logits = {}
         for task, encoder in zip(self.tasks, self.task_encoders):
             pair = encoder(inputs, training=training)
-            logits[task.name] = ops.sum(pair["user"] * pair["item"], axis=-1, keepdims=True)
+            logits[task.name] = pair_score(pair)
         return logits
 
     def get_config(self):

@@ -135,6 +135,9 @@ class NGCFEncoder(keras.layers.Layer):
         Wang et al., "Neural Graph Collaborative Filtering", SIGIR 2019.
     """
 
+    # The sub-graphs it reads (a model attaches only these to its batches).
+    channels = ("bipartite",)
+
     def __init__(
         self,
         num_users,

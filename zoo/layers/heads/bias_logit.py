@@ -4,6 +4,7 @@ from keras import ops
 from zoo.api import register
 from zoo.layers.features.feature_dropout import FeatureDropout
 from zoo.layers.features.feature_embedding import FeatureEmbedding
+from zoo.layers.heads.logit_tasks import tasks_to_shift
 from zoo.layers.towers.tower import Tower
 
 
@@ -93,22 +94,7 @@ class BiasLogit(keras.layers.Layer):
                 f"{self.name}: features {unknown} are not features of the model; the features "
                 f"are {names}"
             )
-        by_name = {t.name: t for t in tasks}
-        chosen = self.task_names
-        if chosen is None:
-            chosen = [t.name for t in tasks if t.output_units == 1]
-        for name in chosen:
-            if name not in by_name:
-                raise ValueError(
-                    f"{self.name}: tasks names {name!r}, which is not a task; the tasks are "
-                    f"{list(by_name)}"
-                )
-            if by_name[name].output_units != 1:
-                raise ValueError(
-                    f"{self.name}: task {name!r} is multiclass; a bias logit shifts binary "
-                    "logits and regression values only"
-                )
-        self.bound_tasks = list(chosen)
+        self.bound_tasks = tasks_to_shift(self, tasks, self.task_names)
         self.features = [f for f in features if f["name"] in self.feature_names]
         # Only where it drops anything: its random state is a saved variable.
         self.feature_dropout = (
