@@ -119,3 +119,35 @@ def as_tasks(tasks):
     if len(set(names)) != len(names):
         raise ValueError(f"Task names must be unique. Received: {names}")
     return out
+
+
+# Why a logit head (a bias tower, a graph score) leaves multiclass tasks alone.
+SHIFT_PURPOSE = (
+    "a logit head shifts binary logits and regression values only (a constant shift of every "
+    "class would not change a softmax)"
+)
+
+
+def single_output_task_names(names, tasks, owner, purpose):
+    """`names` checked to be tasks of `tasks` with one output each (binary or regression).
+
+    Args:
+        names: task names, or `None` for every binary and regression task.
+        tasks: the model's `Task`s.
+        owner: what names them, first in the messages (`"ranking_weights"`).
+        purpose: what a multiclass task cannot take part in, for the message.
+
+    Raises:
+        ValueError: a name that is not a task, or a multiclass task.
+    """
+    by_name = {t.name: t for t in tasks}
+    if names is None:
+        return [t.name for t in tasks if t.output_units == 1]
+    for name in names:
+        if name not in by_name:
+            raise ValueError(
+                f"{owner} names {name!r}, which is not a task; the tasks are {list(by_name)}"
+            )
+        if by_name[name].output_units != 1:
+            raise ValueError(f"{owner}: task {name!r} is multiclass; {purpose}")
+    return list(names)

@@ -57,7 +57,7 @@ def test_default_bias_tasks_are_binary_and_regression_tasks(synthetic_preprocess
 def test_configuration_errors_name_the_problem(synthetic_preprocessor):
     with pytest.raises(ValueError, match=r"features \['position'\] are not features"):
         models.YouTubeMMoE(tasks=["click"], preprocessor=synthetic_preprocessor)
-    with pytest.raises(ValueError, match="tasks names 'watch'"):
+    with pytest.raises(ValueError, match="shallow_tower_head names 'watch', which is not a task"):
         _model(synthetic_preprocessor, bias_tasks=["watch"])
     with pytest.raises(ValueError, match="multiclass"):
         models.YouTubeMMoE(

@@ -12,7 +12,7 @@ from zoo.losses.weighting import FixedLossWeights, get_loss_weighting
 from zoo.models.graph_tables import GraphTables
 from zoo.models.raw_inputs import RawFeatureInputs, as_feature_dict
 from zoo.models.task_training import TaskTraining
-from zoo.tasks import as_tasks
+from zoo.tasks import as_tasks, single_output_task_names
 
 # The heads models make from their own arguments (Biasnet's bias_tower_feature,
 # YouTube's bias_features, DLEN's alpha, ESMM's product), saved as those
@@ -645,17 +645,11 @@ def _check_ranking_weights(ranking_weights, tasks):
     by_name = {t.name: t for t in tasks}
     if "ranking_score" in by_name:
         raise ValueError("A task named 'ranking_score' would clash with the ranking score output.")
-    weights = {}
-    for name, weight in dict(ranking_weights).items():
-        if name not in by_name:
-            raise ValueError(
-                f"ranking_weights names {name!r}, which is not a task; the tasks are "
-                f"{list(by_name)}"
-            )
-        if by_name[name].output_units != 1:
-            raise ValueError(
-                f"ranking_weights: task {name!r} is multiclass; only binary and regression "
-                "predictions add up to a score"
-            )
-        weights[name] = float(weight)
-    return weights
+    ranking_weights = dict(ranking_weights)
+    single_output_task_names(
+        list(ranking_weights),
+        tasks,
+        "ranking_weights",
+        "only binary and regression predictions add up to a score",
+    )
+    return {name: float(weight) for name, weight in ranking_weights.items()}

@@ -4,8 +4,8 @@ from keras import ops
 from zoo.api import register
 from zoo.layers.features.feature_dropout import FeatureDropout
 from zoo.layers.features.feature_embedding import FeatureEmbedding
-from zoo.layers.heads.logit_tasks import tasks_to_shift
 from zoo.layers.towers.tower import Tower
+from zoo.tasks import SHIFT_PURPOSE, single_output_task_names
 
 
 @register
@@ -94,7 +94,9 @@ class BiasLogit(keras.layers.Layer):
                 f"{self.name}: features {unknown} are not features of the model; the features "
                 f"are {names}"
             )
-        self.bound_tasks = tasks_to_shift(self, tasks, self.task_names)
+        self.bound_tasks = single_output_task_names(
+            self.task_names, tasks, self.name, SHIFT_PURPOSE
+        )
         self.features = [f for f in features if f["name"] in self.feature_names]
         # Only where it drops anything: its random state is a saved variable.
         self.feature_dropout = (

@@ -2,7 +2,7 @@ import keras
 from keras import ops
 
 from zoo.api import register
-from zoo.layers.heads.logit_tasks import tasks_to_shift
+from zoo.tasks import SHIFT_PURPOSE, single_output_task_names
 
 
 @register
@@ -67,7 +67,9 @@ class GraphScore(keras.layers.Layer):
                 f"{self.name}: {wrong} are not categorical features of the model (the graph's "
                 f"user and item ids); the features are {list(kinds)}"
             )
-        self.bound_tasks = tasks_to_shift(self, tasks, self.task_names)
+        self.bound_tasks = single_output_task_names(
+            self.task_names, tasks, self.name, SHIFT_PURPOSE
+        )
         return self
 
     def call(self, logits, inputs, training=None):
