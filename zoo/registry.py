@@ -44,6 +44,11 @@ class LazyRegistry(Mapping):
         """Dict from name to its `"module:attribute"` path (nothing imported)."""
         return dict(self._paths)
 
+    def name_of(self, attribute):
+        """The name registered for a class or function (by its `__name__`), or `None`."""
+        suffix = f":{attribute.__name__}"
+        return next((name for name, path in self._paths.items() if path.endswith(suffix)), None)
+
     def check_name(self, name):
         """`name` itself, or a ValueError listing the valid names (imports nothing)."""
         if name not in self._paths:

@@ -12,6 +12,7 @@ from zoo.losses.weighting import FixedLossWeights, get_loss_weighting
 from zoo.models.graph_tables import GraphTables
 from zoo.models.raw_inputs import RawFeatureInputs, as_feature_dict
 from zoo.models.task_training import TaskTraining
+from zoo.registry import MODELS
 from zoo.tasks import as_tasks, single_output_task_names
 
 # The heads models make from their own arguments (Biasnet's bias_tower_feature,
@@ -233,7 +234,7 @@ class MultiTaskModel(RawFeatureInputs, TaskTraining, GraphTables, MultiWorkerFit
         if not isinstance(model, cls):
             raise ValueError(
                 f"Preset {name!r} is a {type(model).__name__}, not a {cls.__name__}. "
-                f"{cls.__name__}'s presets: {list(presets.list_presets(model=_cli_name(cls)))}"
+                f"{cls.__name__}'s presets: {list(presets.list_presets(model=MODELS.name_of(cls)))}"
             )
         return model
 
@@ -619,15 +620,6 @@ class MultiTaskModel(RawFeatureInputs, TaskTraining, GraphTables, MultiWorkerFit
             config["backbone"] = keras.layers.serialize(self.backbone)
             config["graph_encoder"] = None
         return config
-
-
-def _cli_name(cls):
-    """The command-line name the registry gives `cls`, or `None`."""
-    from zoo.registry import MODELS
-
-    return next(
-        (name for name, path in MODELS.paths().items() if path.endswith(f":{cls.__name__}")), None
-    )
 
 
 def resolve_features(features, preprocessor):
