@@ -36,8 +36,8 @@
 # %% [markdown]
 # ## Setup
 #
-# Installs the `zoo` package only if it cannot be imported (see the
-# quickstart notebook; on Colab set `ZOO_REPO` to your clone first).
+# Installs the `zoo` package where it cannot be imported yet (see the
+# quickstart notebook): nothing to do beforehand, on Colab or elsewhere.
 
 # %%
 import importlib.util
@@ -46,15 +46,16 @@ import subprocess
 import sys
 
 if importlib.util.find_spec("zoo") is None:
-    repo = os.path.abspath(os.environ.get("ZOO_REPO", ".."))
-    if not os.path.isfile(os.path.join(repo, "pyproject.toml")):
-        raise RuntimeError(
-            f"The zoo package is not installed and {repo} is not a checkout of its repository. "
-            "Clone the repository, then set ZOO_REPO to its folder (in Colab: "
-            "`%env ZOO_REPO=/content/<repository>`) and run this cell again."
-        )
-    subprocess.check_call([sys.executable, "-m", "pip", "install", "-q", "-e", repo])
-    sys.path.insert(0, repo)
+    # TensorFlow's CPU build only where the runtime has none: Colab's own
+    # TensorFlow, and its GPU, stay. ZOO_PIP_SOURCE, if set, is where pip takes
+    # the package from instead of PyPI, e.g. git+https://github.com/<owner>/<repo>.
+    extra = "" if importlib.util.find_spec("tensorflow") else "[cpu]"
+    source = os.environ.get("ZOO_PIP_SOURCE")
+    requirement = f"mtl-zoo{extra} @ {source}" if source else f"mtl-zoo{extra}"
+    # `python -m pip` of this kernel's interpreter installs where the kernel
+    # imports from, like `%pip`, but also works when run as a plain script.
+    subprocess.check_call([sys.executable, "-m", "pip", "install", "-q", requirement])
+    importlib.invalidate_caches()  # lets this kernel import what pip just added
 
 # %% [markdown]
 # Settings: CI runs this notebook with `ZOO_NOTEBOOK_EPOCHS=1` and

@@ -34,8 +34,8 @@
 # %% [markdown]
 # ## Setup
 #
-# Installs the `zoo` package only if it cannot be imported (see the
-# quickstart notebook; on Colab set `ZOO_REPO` to your clone first).
+# Installs the `zoo` package where it cannot be imported yet (see the
+# quickstart notebook): nothing to do beforehand, on Colab or elsewhere.
 
 # %%
 import importlib.util
@@ -44,15 +44,16 @@ import subprocess
 import sys
 
 if importlib.util.find_spec("zoo") is None:
-    repo = os.path.abspath(os.environ.get("ZOO_REPO", ".."))
-    if not os.path.isfile(os.path.join(repo, "pyproject.toml")):
-        raise RuntimeError(
-            f"The zoo package is not installed and {repo} is not a checkout of its repository. "
-            "Clone the repository, then set ZOO_REPO to its folder (in Colab: "
-            "`%env ZOO_REPO=/content/<repository>`) and run this cell again."
-        )
-    subprocess.check_call([sys.executable, "-m", "pip", "install", "-q", "-e", repo])
-    sys.path.insert(0, repo)
+    # TensorFlow's CPU build only where the runtime has none: Colab's own
+    # TensorFlow, and its GPU, stay. ZOO_PIP_SOURCE, if set, is where pip takes
+    # the package from instead of PyPI, e.g. git+https://github.com/<owner>/<repo>.
+    extra = "" if importlib.util.find_spec("tensorflow") else "[cpu]"
+    source = os.environ.get("ZOO_PIP_SOURCE")
+    requirement = f"mtl-zoo{extra} @ {source}" if source else f"mtl-zoo{extra}"
+    # `python -m pip` of this kernel's interpreter installs where the kernel
+    # imports from, like `%pip`, but also works when run as a plain script.
+    subprocess.check_call([sys.executable, "-m", "pip", "install", "-q", requirement])
+    importlib.invalidate_caches()  # lets this kernel import what pip just added
 
 # %% [markdown]
 # Settings: CI runs this notebook with `ZOO_NOTEBOOK_EPOCHS=1` and
@@ -69,7 +70,6 @@ import matplotlib.pyplot as plt
 import numpy as np
 import tensorflow as tf
 
-import zoo
 from zoo import data, export, metrics, models, training
 
 EPOCHS = int(os.environ.get("ZOO_NOTEBOOK_EPOCHS", 15))
@@ -81,12 +81,9 @@ tf.get_logger().setLevel("WARNING")
 
 # %%
 kuairand = data.load_kuairand(tasks=("pcr", "long_view", "click"))
-config_path = os.path.join(
-    os.path.dirname(os.path.dirname(os.path.abspath(zoo.__file__))),
-    "datasets",
-    "kuairand",
-    "mfh.json",
-)
+# The group configuration ships beside the data (datasets/kuairand/ in the
+# repository, zoo/data/shipped/kuairand/ in an installed package).
+config_path = os.path.join(kuairand.settings["data_dir"], "mfh.json")
 with open(config_path) as f:
     group_config = json.load(f)
 print(json.dumps(group_config["groups"], indent=1))

@@ -27,7 +27,7 @@
 # predict `income > 50K` and `never_married` from the other survey answers)
 # with the `zoo` package:
 #
-# 1. load the dataset shipped with the repository,
+# 1. load the dataset shipped with the package,
 # 2. build an MMoE model and train it with plain `model.fit` on raw rows,
 # 3. measure the exact per-task test AUC,
 # 4. plot the validation AUC and the gate weights,
@@ -39,11 +39,13 @@
 # %% [markdown]
 # ## Setup
 #
-# The cell below installs the `zoo` package only if it cannot be imported, so
-# it does nothing where the package is already installed (a local virtualenv,
-# CI). On Colab, first clone the repository and point `ZOO_REPO` at it, e.g.
-# `%env ZOO_REPO=/content/<repository>`. It defaults to `..`, the repository
-# root when this notebook runs from its `colab/` folder.
+# The cell below installs the `zoo` package (`mtl-zoo` on pip) where it cannot
+# be imported yet, as on a fresh Colab runtime, and does nothing where it is
+# installed already (a local virtualenv, CI). It keeps the TensorFlow the
+# runtime has (on a Colab GPU runtime, the GPU build) and brings TensorFlow's
+# CPU build only where there is none. To install the repository's current code
+# rather than the release on PyPI, run
+# `%env ZOO_PIP_SOURCE=git+https://github.com/<owner>/<repo>` first.
 
 # %%
 import importlib.util
@@ -52,19 +54,16 @@ import subprocess
 import sys
 
 if importlib.util.find_spec("zoo") is None:
-    repo = os.path.abspath(os.environ.get("ZOO_REPO", ".."))
-    if not os.path.isfile(os.path.join(repo, "pyproject.toml")):
-        raise RuntimeError(
-            f"The zoo package is not installed and {repo} is not a checkout of its repository. "
-            "Clone the repository, then set ZOO_REPO to its folder (in Colab: "
-            "`%env ZOO_REPO=/content/<repository>`) and run this cell again."
-        )
+    # TensorFlow's CPU build only where the runtime has none: Colab's own
+    # TensorFlow, and its GPU, stay. ZOO_PIP_SOURCE, if set, is where pip takes
+    # the package from instead of PyPI, e.g. git+https://github.com/<owner>/<repo>.
+    extra = "" if importlib.util.find_spec("tensorflow") else "[cpu]"
+    source = os.environ.get("ZOO_PIP_SOURCE")
+    requirement = f"mtl-zoo{extra} @ {source}" if source else f"mtl-zoo{extra}"
     # `python -m pip` of this kernel's interpreter installs where the kernel
     # imports from, like `%pip`, but also works when run as a plain script.
-    subprocess.check_call([sys.executable, "-m", "pip", "install", "-q", "-e", repo])
-    # An editable install is only picked up by a new interpreter; putting the
-    # checkout on the path makes `import zoo` work in this one right away.
-    sys.path.insert(0, repo)
+    subprocess.check_call([sys.executable, "-m", "pip", "install", "-q", requirement])
+    importlib.invalidate_caches()  # lets this kernel import what pip just added
 
 # %% [markdown]
 # Settings. The environment variables let CI run this notebook quickly
@@ -92,9 +91,9 @@ tf.get_logger().setLevel("WARNING")
 # %% [markdown]
 # ## Load Census-Income
 #
-# `load_census_income` reads the UCI files as published (they ship with the
-# repository, in `datasets/census-income/`) and halves the UCI test file into
-# validation and test rows. `protocol="paper"` drops the columns that give
+# `load_census_income` reads the UCI files as published (they ship inside the
+# package, and in the repository's `datasets/census-income/`) and halves the
+# UCI test file into validation and test rows. `protocol="paper"` drops the columns that give
 # away any task's label (income, marital status, education), as the MMoE
 # paper does.
 #

@@ -1,4 +1,4 @@
-"""The Colab notebooks: `.ipynb` files in sync with their `.py` sources, and they run."""
+"""The Colab notebooks: `.ipynb` files in sync with their `.py` sources, executed, and they run."""
 
 import json
 import pathlib
@@ -7,18 +7,11 @@ import subprocess
 import sys
 import types
 
-import jupytext
 import pytest
-from jupyter_client.kernelspec import KernelSpecManager
-from jupyter_client.manager import AsyncKernelManager
-from nbclient import NotebookClient
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 COLAB = REPO / "colab"
 BUILD_SCRIPT = COLAB / "build_notebooks.py"
-# One epoch, and no XLA: compiling every model's training and validation steps
-# took longer than the epoch. XLA itself is tested with every model in tests/models/.
-NOTEBOOK_CI = {"ZOO_NOTEBOOK_EPOCHS": "1", "ZOO_NOTEBOOK_XLA": "0"}
 
 
 def _load_build_script():
@@ -29,6 +22,11 @@ def _load_build_script():
     return module
 
 
+# The build script runs the notebooks for the committed outputs; the tests run
+# them the same way, with the same settings.
+BUILD = _load_build_script()
+
+
 def test_notebooks_match_their_sources():
     result = subprocess.run(
         [sys.executable, str(BUILD_SCRIPT), "--check"], capture_output=True, text=True
@@ -37,7 +35,7 @@ def test_notebooks_match_their_sources():
 
 
 def test_check_reports_missing_stale_and_orphan_notebooks(tmp_path):
-    build = _load_build_script()
+    build = BUILD
     source = tmp_path / "quickstart.py"
     source.write_text((COLAB / "quickstart.py").read_text())
     notebook = tmp_path / "quickstart.ipynb"
@@ -58,6 +56,15 @@ def test_check_reports_missing_stale_and_orphan_notebooks(tmp_path):
     notebook.write_text(json.dumps(cli_style))
     assert build.out_of_date(tmp_path) == []
 
+    # Outputs are not content either: an executed notebook is up to date.
+    executed = json.loads(notebook.read_text())
+    for cell in executed["cells"]:
+        if cell["cell_type"] == "code":
+            cell["execution_count"] = 1
+            cell["outputs"] = [{"output_type": "stream", "name": "stdout", "text": "ran\n"}]
+    notebook.write_text(json.dumps(executed))
+    assert build.out_of_date(tmp_path) == []
+
     source.write_text(source.read_text() + "\n# %%\nprint('a new cell')\n")
     assert build.out_of_date(tmp_path) == [(notebook, "differs from quickstart.py")]
 
@@ -65,38 +72,22 @@ def test_check_reports_missing_stale_and_orphan_notebooks(tmp_path):
     assert (tmp_path / "orphan.ipynb", "has no orphan.py source") in build.out_of_date(tmp_path)
 
 
-def _kernel_manager(root, env):
-    """A kernel manager that starts `sys.executable`'s ipykernel, with `env` added.
-
-    A kernelspec written here, and the only one searched, so the kernel runs
-    the test's Python whatever kernels the machine has installed. Everything
-    the kernel side would otherwise write under $HOME (connection file,
-    IPython profile, Matplotlib and Keras config) goes under `root`.
-    """
-    kernels = root / "kernels"
-    spec_dir = kernels / "python3"
-    spec_dir.mkdir(parents=True)
-    spec = {
-        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        "display_name": "Python 3 (tests)",
-        "language": "python",
-        "env": {
-            "IPYTHONDIR": str(root / "ipython"),
-            "MPLCONFIGDIR": str(root / "matplotlib"),
-            "KERAS_HOME": str(root / "keras"),
-            # Plots go to the notebook as display_data, as in Jupyter and Colab.
-            "MPLBACKEND": "module://matplotlib_inline.backend_inline",
-            # Silences debugpy's warning about Python's frozen modules.
-            "PYDEVD_DISABLE_FILE_VALIDATION": "1",
-            **env,
-        },
-    }
-    (spec_dir / "kernel.json").write_text(json.dumps(spec))
-    return AsyncKernelManager(
-        kernel_name="python3",
-        kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(kernels)]),
-        connection_file=str(root / "connection.json"),
-    )
+def test_committed_notebooks_carry_their_outputs():
+    # Built by `python colab/build_notebooks.py`, which runs them as the tests
+    # below do: the repository page and Colab show them run, plots included.
+    for source in BUILD.notebook_sources():
+        notebook = json.loads(source.with_suffix(".ipynb").read_text())
+        code = [cell for cell in notebook["cells"] if cell["cell_type"] == "code"]
+        assert all(cell["execution_count"] for cell in code), f"{source.stem} is not executed"
+        images = [
+            output
+            for cell in code
+            for output in cell["outputs"]
+            if "image/png" in output.get("data", {})
+        ]
+        assert images, f"{source.stem}.ipynb shows no plot"
+        errors = [o for cell in code for o in cell["outputs"] if o["output_type"] == "error"]
+        assert not errors, f"{source.stem}.ipynb holds an error: {errors[0]}"
 
 
 def _text_outputs(notebook):
@@ -109,30 +100,27 @@ def _text_outputs(notebook):
     )
 
 
-def _execute(source, tmp_path, env):
-    """Runs colab/<source> in a fresh kernel inside tmp_path/work; returns (notebook, workdir)."""
+def _execute(source, tmp_path):
+    """Runs colab/<source> as CI does, inside tmp_path/work; returns (notebook, workdir)."""
+    env = BUILD.ci_settings(pathlib.Path(source).stem)
+    if env is None:
+        pytest.skip(reason=f"the data of {source} is absent (see colab/build_notebooks.py)")
     workdir = tmp_path / "work"
     workdir.mkdir()
-    client = NotebookClient(
-        jupytext.read(COLAB / source),
-        km=_kernel_manager(tmp_path / "jupyter", {"TF_CPP_MIN_LOG_LEVEL": "3", **env}),
-        kernel_name="python3",
-        # Per cell: a training cell compiles with XLA and trains on 200k rows.
-        timeout=900,
-        resources={"metadata": {"path": str(workdir)}},
-    )
-    # nbclient raises CellExecutionError, with the cell's traceback, if any
-    # cell fails. cleanup_kc: shut the kernel down although the test owns km.
-    return client.execute(cleanup_kc=True), workdir
+    # nbclient raises CellExecutionError, with the cell's traceback, if any cell fails.
+    return BUILD.execute(COLAB / source, workdir, env, tmp_path / "jupyter"), workdir
 
 
 @pytest.mark.slow
 def test_quickstart_runs(tmp_path):
-    notebook, workdir = _execute("quickstart.py", tmp_path, {"ZOO_QUICKSTART_EPOCHS": "1"})
+    check_quickstart(*_execute("quickstart.py", tmp_path))
 
+
+def check_quickstart(notebook, workdir):
+    """What a run of the quickstart must show and leave (tests/install_test.py runs it too)."""
     stdout = _text_outputs(notebook)
     assert "The SavedModel and the Keras model agree." in stdout
-    # One epoch is enough for the tasks to be learned, far from chance.
+    # A couple of epochs (CI's settings) learn both tasks, far from chance.
     aucs = dict(re.findall(r"(\w+): test AUC (\d\.\d+)", stdout))
     assert float(aucs["income"]) > 0.85, stdout
     assert float(aucs["never_married"]) > 0.95, stdout
@@ -160,7 +148,7 @@ def test_quickstart_runs(tmp_path):
 
 @pytest.mark.slow
 def test_multitask_training_runs(tmp_path):
-    notebook, workdir = _execute("multitask_training.py", tmp_path, NOTEBOOK_CI)
+    notebook, workdir = _execute("multitask_training.py", tmp_path)
 
     stdout = _text_outputs(notebook)
     assert "The SavedModel and the Keras model agree." in stdout
@@ -187,7 +175,7 @@ def test_multitask_training_runs(tmp_path):
 
 @pytest.mark.slow
 def test_selection_bias_runs(tmp_path):
-    notebook, workdir = _execute("selection_bias.py", tmp_path, NOTEBOOK_CI)
+    notebook, workdir = _execute("selection_bias.py", tmp_path)
 
     stdout = _text_outputs(notebook)
     assert "The SavedModel and the Keras model agree." in stdout
@@ -210,7 +198,7 @@ def test_selection_bias_runs(tmp_path):
 
 @pytest.mark.slow
 def test_dlen_kuairand_runs(tmp_path):
-    notebook, workdir = _execute("dlen_kuairand.py", tmp_path, NOTEBOOK_CI)
+    notebook, workdir = _execute("dlen_kuairand.py", tmp_path)
 
     stdout = _text_outputs(notebook)
     assert "The SavedModel and the Keras model agree." in stdout
@@ -230,7 +218,7 @@ def test_dlen_kuairand_runs(tmp_path):
 
 @pytest.mark.slow
 def test_mfh_kuairand_runs(tmp_path):
-    notebook, workdir = _execute("mfh_kuairand.py", tmp_path, NOTEBOOK_CI)
+    notebook, workdir = _execute("mfh_kuairand.py", tmp_path)
 
     stdout = _text_outputs(notebook)
     assert "The SavedModel and the Keras model agree." in stdout
@@ -250,7 +238,7 @@ def test_mfh_kuairand_runs(tmp_path):
 
 @pytest.mark.slow
 def test_automtl_kuairand_runs(tmp_path):
-    notebook, workdir = _execute("automtl_kuairand.py", tmp_path, NOTEBOOK_CI)
+    notebook, workdir = _execute("automtl_kuairand.py", tmp_path)
 
     stdout = _text_outputs(notebook)
     assert "The SavedModel and the Keras model agree." in stdout
@@ -278,12 +266,7 @@ def test_automtl_kuairand_runs(tmp_path):
 @pytest.mark.slow
 def test_mogenet_movielens_runs(tmp_path):
     # MovieLens may not be redistributed: the notebook reads ../shared's copy.
-    shared_data = REPO.parent / "shared" / "data"
-    if not (shared_data / "movielens-100k").is_dir():
-        pytest.skip(reason=f"the MovieLens 100K folder {shared_data / 'movielens-100k'} is absent")
-    notebook, workdir = _execute(
-        "mogenet_movielens.py", tmp_path, {**NOTEBOOK_CI, "ZOO_DATA_DIR": str(shared_data)}
-    )
+    notebook, workdir = _execute("mogenet_movielens.py", tmp_path)
 
     stdout = _text_outputs(notebook)
     assert "The SavedModel and the Keras model agree." in stdout

@@ -23,7 +23,17 @@ def test_ci_runs_exactly_the_readme_test_command():
         if line.strip() and not line.startswith(("#", "set ", "cd "))
     ]
     assert ci_lines == [test_command]
-    assert any(c.endswith("zoo train") and "pip install -e ." in c for c in commands)
+    # Both commands install from the checkout at the versions CI tests.
+    train_command = next(c for c in commands if c.endswith("zoo train"))
+    for command in (train_command, test_command):
+        assert re.search(r"pip install -c constraints\.txt -e \"?\.\[cpu", command), command
+
+
+def test_install_line_comes_first():
+    readme = (ROOT / "README.md").read_text()
+    first = _bash_blocks(readme)[0].strip()
+    assert first.startswith("pip install ") and "mtl-zoo[cpu]" in first
+    assert readme.index("## Install") < readme.index("## The two commands")
 
 
 def test_serving_readme_request_names_every_census_feature():

@@ -2,14 +2,16 @@
 
 TF Serving replays these PredictionLog records when it loads a version, so
 the first real request does not pay for graph initialization. Records are
-built with the tensorflow-serving-api protos, as TF Serving reads them.
+TF Serving's own messages, declared in `zoo.export.serving_protos` (no
+tensorflow-serving-api, and so no second TensorFlow wheel, needed).
 """
 
 import os
 
 import numpy as np
 import tensorflow as tf
-from tensorflow_serving.apis import model_pb2, predict_pb2, prediction_log_pb2
+
+from zoo.export.serving_protos import ModelSpec, PredictionLog, PredictLog, PredictRequest
 
 WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
 
@@ -27,9 +29,7 @@ def build_predict_request(model_name, rows, dtypes, signature_name="serving_defa
             f"Expected warm-up rows for every input {list(dtypes)}. Missing: {missing}; "
             f"received {sorted(rows)}."
         )
-    request = predict_pb2.PredictRequest(
-        model_spec=model_pb2.ModelSpec(name=model_name, signature_name=signature_name)
-    )
+    request = PredictRequest(model_spec=ModelSpec(name=model_name, signature_name=signature_name))
     for feature, dtype in dtypes.items():
         values = np.asarray(rows[feature])
         if dtype == tf.string:
@@ -41,7 +41,9 @@ def build_predict_request(model_name, rows, dtypes, signature_name="serving_defa
                 f"Warm-up rows of feature {feature!r}: expected values of dtype {dtype.name}. "
                 f"Received {values.dtype} values that do not convert: {error}"
             ) from None
-        request.inputs[feature].CopyFrom(proto)
+        # By bytes: the request's TensorProto class lives in serving_protos'
+        # descriptor pool, not in TensorFlow's, so CopyFrom would refuse it.
+        request.inputs[feature].MergeFromString(proto.SerializeToString())
     return request
 
 
@@ -50,9 +52,7 @@ def write_warmup_requests(export_dir, model_name, rows, dtypes, num_records=1):
     path = os.path.join(export_dir, WARMUP_FILE)
     os.makedirs(os.path.dirname(path), exist_ok=True)
     request = build_predict_request(model_name, rows, dtypes)
-    log = prediction_log_pb2.PredictionLog(
-        predict_log=prediction_log_pb2.PredictLog(request=request)
-    )
+    log = PredictionLog(predict_log=PredictLog(request=request))
     with tf.io.TFRecordWriter(path) as writer:
         for _ in range(num_records):
             writer.write(log.SerializeToString())
@@ -64,6 +64,6 @@ def read_warmup_requests(export_dir):
     path = os.path.join(export_dir, WARMUP_FILE)
     requests = []
     for record in tf.data.TFRecordDataset(path):
-        log = prediction_log_pb2.PredictionLog.FromString(record.numpy())
+        log = PredictionLog.FromString(record.numpy())
         requests.append(log.predict_log.request)
     return requests

@@ -20,13 +20,16 @@ def _colour(op):
     return _COLOURS.get(base, "#dddddd")
 
 
-def _pyplot():
-    import matplotlib
+def _figure(figsize):
+    """A figure outside pyplot, with its axes: writing a PNG changes no backend.
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    `matplotlib.use("Agg")` here used to switch a notebook's inline backend
+    off, so the notebook's own plots after these pictures never showed.
+    """
+    from matplotlib.figure import Figure
 
-    return plt
+    figure = Figure(figsize=figsize)
+    return figure, figure.subplots()
 
 
 def plot_architecture(architecture, path, title=""):
@@ -45,19 +48,20 @@ def plot_architecture(architecture, path, title=""):
     Returns:
         `path`.
     """
-    plt = _pyplot()
+    from matplotlib.patches import Rectangle
+
     experts = architecture["experts"]
     tasks = list(architecture["task_experts"])
     selection = (architecture.get("search_weights") or {}).get("selection") or {}
     num_experts = len(experts)
     depth = max((len(ops) for ops in experts), default=0)
-    figure, axes = plt.subplots(figsize=(max(6.0, 1.3 * num_experts + 1), 2.2 + 0.8 * depth))
+    figure, axes = _figure((max(6.0, 1.3 * num_experts + 1), 2.2 + 0.8 * depth))
     box_w, box_h = 0.86, 0.55
     top = depth + 1.6
 
     def box(x, y, text, colour, faint=False):
         axes.add_patch(
-            plt.Rectangle(
+            Rectangle(
                 (x - box_w / 2, y - box_h / 2),
                 box_w,
                 box_h,
@@ -72,7 +76,7 @@ def plot_architecture(architecture, path, title=""):
     centre = (num_experts - 1) / 2
     interaction = architecture.get("interaction") or "none"
     axes.add_patch(
-        plt.Rectangle(
+        Rectangle(
             (-0.5, -0.3), num_experts, box_h, facecolor=_colour(interaction), edgecolor="#343a40"
         )
     )
@@ -98,7 +102,6 @@ def plot_architecture(architecture, path, title=""):
         axes.set_title(title, fontsize=10)
     figure.tight_layout()
     figure.savefig(path, dpi=120)
-    plt.close(figure)
     return path
 
 
@@ -120,10 +123,11 @@ def plot_expert_selection(architecture, path, title=""):
             "The architecture has no expert-selection weights (searched without expert "
             "selection?); there is no heat map to draw."
         )
-    plt = _pyplot()
+    from matplotlib.patches import Rectangle
+
     tasks = list(selection)
     grid = np.array([selection[t] for t in tasks])
-    figure, axes = plt.subplots(figsize=(1.6 + 0.7 * grid.shape[1], 1.2 + 0.55 * len(tasks)))
+    figure, axes = _figure((1.6 + 0.7 * grid.shape[1], 1.2 + 0.55 * len(tasks)))
     # The colour range is the weights' own: after a short search they stay
     # near 1/N, and a scale from 0 would paint every cell the same.
     low, high = float(grid.min()), max(float(grid.max()), float(grid.min()) + 1e-6)
@@ -134,7 +138,7 @@ def plot_expert_selection(architecture, path, title=""):
                       color="white" if grid[k, i] < (low + high) / 2 else "black")  # fmt: skip
         for i in architecture["task_experts"][task]:
             axes.add_patch(
-                plt.Rectangle((i - 0.5, k - 0.5), 1, 1, fill=False, edgecolor="red", linewidth=1.5)
+                Rectangle((i - 0.5, k - 0.5), 1, 1, fill=False, edgecolor="red", linewidth=1.5)
             )
     axes.set_xticks(range(grid.shape[1]), [f"expert {i}" for i in range(grid.shape[1])],
                     rotation=45, ha="right", fontsize=8)  # fmt: skip
@@ -143,5 +147,4 @@ def plot_expert_selection(architecture, path, title=""):
     axes.set_title(title + ("\n" if title else "") + "selected experts outlined", fontsize=9)
     figure.tight_layout()
     figure.savefig(path, dpi=120)
-    plt.close(figure)
     return path

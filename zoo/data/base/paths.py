@@ -5,14 +5,36 @@ import pathlib
 
 from zoo.data.base.errors import DataError
 
-# The repository's datasets/ folder, present in a clone or an editable install.
+# The datasets the zoo may redistribute, each with its card and licence. Only
+# these go into the wheel (setup.py copies them there); Ali-CCP, AliExpress,
+# MovieLens and the Taobao graph have no redistribution right and never do.
+SHIPPED_DATASETS = ("census-income", "kuairand")
+
+# The wheel's copy of them, `zoo/data/shipped/<name>/`, made at build time
+# from the repository's datasets/ (setup.py). A plain path, not an
+# importlib.resources traversable: the loaders hand it to tf.data and gzip,
+# and pip always unpacks a wheel onto the file system.
+PACKAGE_DATASETS = pathlib.Path(__file__).resolve().parents[1] / "shipped"
+
+# The repository's datasets/ folder: where a clone or an editable install
+# (`pip install -e .`), which build no copy, find the shipped data.
 REPO_DATASETS = pathlib.Path(__file__).resolve().parents[3] / "datasets"
 
 
 def default_data_dir(name):
-    """`$ZOO_DATA_DIR/<name>` if set, else the repository's `datasets/<name>`."""
+    """The first folder of `name` among `$ZOO_DATA_DIR`, the package's copy, the repository's.
+
+    Args:
+        name: the dataset's folder name, e.g. `"census-income"`.
+
+    Raises:
+        DataError: none of them is a folder; the message names each place
+            looked in.
+    """
     root = os.environ.get("ZOO_DATA_DIR")
     candidates = [pathlib.Path(root) / name] if root else []
+    if name in SHIPPED_DATASETS:
+        candidates.append(PACKAGE_DATASETS / name)
     candidates.append(REPO_DATASETS / name)
     for candidate in candidates:
         if candidate.is_dir():
