@@ -15,8 +15,8 @@ from zoo.layers.heads.latent_emotion_mixture import (
     LatentEmotionMixture,
 )
 from zoo.models.mmoe import MMoE
-from zoo.models.multitask_model import LATENT_EMOTION_HEAD
 from zoo.models.ple import PLE
+from zoo.models.task_heads import LATENT_EMOTION_HEAD
 
 __all__ = ["JOINT_SUFFIX", "LATENT_OUTPUT", "MMoEDLEN", "PLEDLEN", "base_rates"]
 

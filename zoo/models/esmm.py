@@ -1,8 +1,8 @@
 from zoo.api import register
 from zoo.layers.heads.entire_space_product import CVR_OUTPUT, EntireSpaceProduct
 from zoo.layers.switchers.independent import IndependentSwitcher
-from zoo.models.multitask_model import ENTIRE_SPACE_HEAD
 from zoo.models.switcher_model import SwitcherModel
+from zoo.models.task_heads import ENTIRE_SPACE_HEAD
 
 
 @register

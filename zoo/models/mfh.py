@@ -4,7 +4,8 @@ import numpy as np
 from zoo.api import register
 from zoo.layers.heads.group_routing import GroupRouting, vocabulary_values
 from zoo.layers.switchers.facet_tree import FacetTreeSwitcher
-from zoo.models.multitask_model import GROUP_ROUTING_HEAD, MultiTaskModel
+from zoo.models.multitask_model import MultiTaskModel
+from zoo.models.task_heads import GROUP_ROUTING_HEAD
 from zoo.tasks import as_tasks
 
 

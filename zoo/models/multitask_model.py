@@ -5,35 +5,29 @@ from zoo.api import register
 from zoo.distribute import MultiWorkerFitFixes
 from zoo.layers.backbones.multitask_backbone import MultiTaskBackbone
 from zoo.layers.features.feature_embedding import FeatureEmbedding
-from zoo.layers.heads.bias_logit import BiasLogit
-from zoo.layers.heads.output_head import OutputHead
 from zoo.layers.towers.tower import Tower
 from zoo.losses.weighting import FixedLossWeights, get_loss_weighting
+from zoo.models.gate_inspection import GateInspection
 from zoo.models.graph_tables import GraphTables
-from zoo.models.raw_inputs import RawFeatureInputs, as_feature_dict
+from zoo.models.raw_inputs import RawFeatureInputs
+from zoo.models.serving_outputs import ServingOutputs
+from zoo.models.task_heads import BUILT_IN_HEADS, TaskHeads
 from zoo.models.task_training import TaskTraining
 from zoo.registry import MODELS
 from zoo.tasks import as_tasks, single_output_task_names
 
-# The heads models make from their own arguments (Biasnet's bias_tower_feature,
-# YouTube's bias_features, DLEN's alpha, ESMM's product), saved as those
-# arguments rather than as heads.
-BIASNET_HEAD = "bias_tower_head"
-SHALLOW_TOWER_HEAD = "shallow_tower_head"
-LATENT_EMOTION_HEAD = "latent_emotion_head"
-ENTIRE_SPACE_HEAD = "entire_space_head"
-GROUP_ROUTING_HEAD = "group_routing_head"
-BUILT_IN_HEADS = (
-    BIASNET_HEAD,
-    SHALLOW_TOWER_HEAD,
-    LATENT_EMOTION_HEAD,
-    ENTIRE_SPACE_HEAD,
-    GROUP_ROUTING_HEAD,
-)
-
 
 @register
-class MultiTaskModel(RawFeatureInputs, TaskTraining, GraphTables, MultiWorkerFitFixes, keras.Model):
+class MultiTaskModel(
+    RawFeatureInputs,
+    TaskTraining,
+    TaskHeads,
+    ServingOutputs,
+    GateInspection,
+    GraphTables,
+    MultiWorkerFitFixes,
+    keras.Model,
+):
     """Backbone (embedding -> switcher) -> one tower per task -> heads -> named outputs.
 
     Every zoo model is this pipeline with a different switcher (the part
@@ -241,22 +235,6 @@ class MultiTaskModel(RawFeatureInputs, TaskTraining, GraphTables, MultiWorkerFit
     # Whether `graph_encoder` (the "+MGNN" input) fits the model's switcher input.
     supports_graph_encoder = True
 
-    def branch_names(self):
-        """The switcher's outputs, one tower each: the tasks, unless a head routes (MFH's
-        `<task>__<group>`)."""
-        if self.routing_head is not None:
-            return self.routing_head.branch_names()
-        return self.task_names
-
-    def num_branches(self):
-        return len(self.branch_names())
-
-    def task_of_output(self, name):
-        """The task whose activation an output takes: itself, or a routed branch's task."""
-        if self.routing_head is not None and name not in self.task_names:
-            return self.routing_head.task_of(name)
-        return name
-
     def make_towers(self):
         """Dict of the towers `head_logits` reads: one per branch, named after it."""
         by_name = {t.name: t for t in self.tasks}
@@ -284,81 +262,6 @@ class MultiTaskModel(RawFeatureInputs, TaskTraining, GraphTables, MultiWorkerFit
         if self.output_head is not None:
             return self.output_head.tower_output_units(task)
         return task.output_units
-
-    def _bind_heads(self, heads, bias_tower_feature, bias_tower_units):
-        """The heads, bound to the model's features and tasks; Biasnet's tower among them."""
-        heads = [keras.layers.deserialize(h) if isinstance(h, dict) else h for h in heads]
-        if bias_tower_feature is not None:
-            names = [f["name"] for f in self.features]
-            if bias_tower_feature not in names:
-                raise ValueError(
-                    f"bias_tower_feature={bias_tower_feature!r} is not a feature of the model; "
-                    f"the features are {names}"
-                )
-            heads.append(BiasLogit([bias_tower_feature], units=bias_tower_units, name=BIASNET_HEAD))
-        for head in heads:
-            head.bind(self.features, self.tasks)
-        output_heads = [h for h in heads if isinstance(h, OutputHead)]
-        if len(output_heads) > 1:
-            raise ValueError(
-                f"Heads {[h.name for h in output_heads]} each turn the task logits into the "
-                "predictions; a model takes one of them."
-            )
-        # The logit heads act in order, the output head last whatever its place in the list.
-        self.output_head = output_heads[0] if output_heads else None
-        routing_heads = [h for h in heads if getattr(h, "routes", False)]
-        if len(routing_heads) > 1:
-            raise ValueError(
-                f"Heads {[h.name for h in routing_heads]} each route the samples to towers of "
-                "their own; a model takes one of them."
-            )
-        # The routing head acts first: the other heads see one logit per task.
-        self.routing_head = routing_heads[0] if routing_heads else None
-        if self.routing_head is not None and self.output_head is not None:
-            # The per-group outputs (<task>__<group>) are each tower's activation; an
-            # output head would have to be applied per group as well, which is not built.
-            raise ValueError(
-                f"{self.routing_head.name} serves every group's towers as outputs of their own "
-                f"and takes no output head; {self.output_head.name} would apply to the routed "
-                "predictions only. Use logit heads (BiasLogit) with it."
-            )
-        omitted = {n for h in heads if not h.known_at_serving for n in h.feature_names}
-        for head in heads:
-            clash = omitted.intersection(head.feature_names) if head.known_at_serving else ()
-            if clash:
-                raise ValueError(
-                    f"{head.name} reads {sorted(clash)}, which another head keeps out of serving "
-                    "(known_at_serving=False); a head known at serving needs a feature known at "
-                    "serving time"
-                )
-        if omitted and omitted.issuperset(f["name"] for f in self.features):
-            raise ValueError(
-                f"Every feature is a selection-bias feature ({sorted(omitted)}); the backbone "
-                "would see nothing."
-            )
-        return heads
-
-    def _head(self, name):
-        return next((h for h in self.task_heads if h.name == name), None)
-
-    # Where the bias towers' weights were saved before heads existed: Keras saves
-    # a layer under the first attribute name it meets it by, in sorted order, and
-    # these sort before `task_heads`, so files of either age load (see
-    # tests/models/legacy_files_test.py).
-    @property
-    def bias_tower(self):
-        head = self._head(BIASNET_HEAD)
-        return None if head is None else head.tower
-
-    @property
-    def bias_embedding(self):
-        head = self._head(BIASNET_HEAD)
-        return None if head is None else head.embedding
-
-    def serving_omitted_features(self):
-        """Features serving cannot know (selection bias): out of the backbone and the default
-        signature."""
-        return [n for h in self.task_heads if not h.known_at_serving for n in h.feature_names]
 
     def backbone_features(self):
         """The features the switcher sees: all but those serving cannot know."""
@@ -455,15 +358,6 @@ class MultiTaskModel(RawFeatureInputs, TaskTraining, GraphTables, MultiWorkerFit
         """
         return self.apply_heads(self.head_logits(inputs, training=training), inputs, training)
 
-    def apply_heads(self, logits, inputs, training=None):
-        """`logits` after the routing head, then every logit head of the model, in order."""
-        if self.routing_head is not None:
-            logits = self.routing_head(logits, inputs, training=training)
-        for head in self.task_heads:
-            if head is not self.output_head and head is not self.routing_head:
-                logits = head(logits, inputs, training=training)
-        return logits
-
     def head_logits(self, inputs, training=None):
         """Dict from branch name (the task's, without a routing head) to its tower's logits,
         before any head."""
@@ -482,17 +376,6 @@ class MultiTaskModel(RawFeatureInputs, TaskTraining, GraphTables, MultiWorkerFit
         inputs."""
         return self.predictions(self.task_logits(inputs, training=training), inputs, training)
 
-    def predictions(self, logits, inputs, training=None):
-        """The task logits made predictions: by the output head, or each task's activation."""
-        head = self.output_head
-        if head is None:
-            return {
-                name: self.output_activation(self.task_of_output(name), z)
-                for name, z in logits.items()
-            }
-        shared = self.embed(inputs, training=training) if head.reads_shared_representation else None
-        return head(logits, shared, training=training)
-
     def output_activation(self, task_name, logits):
         """The task's activation on its logits, in float32.
 
@@ -502,84 +385,6 @@ class MultiTaskModel(RawFeatureInputs, TaskTraining, GraphTables, MultiWorkerFit
         would round to 1.0 and its cross-entropy to infinity).
         """
         return self.output_activations[task_name](ops.cast(logits, "float32"))
-
-    # ------------------------------------------------------------------
-    # Serving: what the SavedModel's signatures take and answer.
-    # ------------------------------------------------------------------
-
-    def serving_signatures(self):
-        """Dict from SavedModel signature name to the raw features it leaves out.
-
-        `serving_default` first. A model trained on features that serving
-        cannot know (the position a result will be shown at, read by a
-        `BiasLogit` head with `known_at_serving=False`) leaves them out of
-        its default signature; `with_bias_features` takes them too.
-        """
-        omitted = tuple(self.serving_omitted_features())
-        if not omitted:
-            return {"serving_default": ()}
-        return {"serving_default": omitted, "with_bias_features": ()}
-
-    def signature_features(self, features, signature="serving_default"):
-        """`features` without the ones `signature` leaves out: what serving feeds the model."""
-        excluded = set(self.serving_signatures()[signature])
-        return {name: value for name, value in features.items() if name not in excluded}
-
-    def outputs_with_extras(self, inputs):
-        """The task predictions and any extra outputs a model serves, in one forward pass.
-
-        The output head's extras (ESMM's pCVR, DLEN's P(UP)) and a routing
-        head's towers (MFH's `<task>__<group>`) come with the predictions.
-        """
-        return self.all_outputs(inputs, training=False)
-
-    def serving_outputs(self, features):
-        """Dict of named outputs for serving, from preprocessed `features`.
-
-        Each task's prediction, plus `ranking_score` with `ranking_weights`.
-        Features a signature leaves out are absent from `features`.
-        """
-        if not self.built:  # outputs_with_extras may call sublayers without self(...)
-            self.build()
-        with self.preprocessed_inputs():
-            outputs = self.outputs_with_extras(features)
-        if self.ranking_weights:
-            outputs["ranking_score"] = sum(
-                weight * outputs[name] for name, weight in self.ranking_weights.items()
-            )
-        return outputs
-
-    def gate_weights(self, inputs):
-        """Dict from gate name to `(batch, experts)` weights; task gates by task name.
-
-        `inputs` are features as the model's call takes them (raw, with a
-        preprocessor).
-        """
-        if self.takes_raw_features:
-            inputs = self.raw_feature_encoder()(as_feature_dict(inputs))
-        _, weights = self.task_representations(inputs, return_gate_weights=True)
-        return {self._display_name(name): w for name, w in weights.items()}
-
-    def gate_expert_names(self):
-        """Dict from gate name (as in `gate_weights`) to the names of its experts.
-
-        Empty for a model without a switcher (NGCF: one graph model per task).
-        """
-        if self.switcher is None:
-            return {}
-        return {
-            self._display_name(gate): [self._display_name(e) for e in experts]
-            for gate, experts in self.switcher.gate_expert_names().items()
-        }
-
-    def _display_name(self, name):
-        # Switchers say "task_k" in gate and expert names ("level_0/task_1",
-        # "task_0/expert_2"); show the task's (or routed branch's) name instead.
-        parts = name.split("/")
-        for i, part in enumerate(parts):
-            if part.startswith("task_") and part[5:].isdigit():
-                parts[i] = self.branch_names()[int(part[5:])]
-        return "/".join(parts)
 
     def _built_loss_weighting_config(self):
         """The loss weighting as built: weights a compile set are in the compile config."""

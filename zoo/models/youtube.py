@@ -1,7 +1,7 @@
 from zoo.api import register
 from zoo.layers.heads.bias_logit import BiasLogit
 from zoo.models.mmoe import MMoE
-from zoo.models.multitask_model import SHALLOW_TOWER_HEAD
+from zoo.models.task_heads import SHALLOW_TOWER_HEAD
 
 
 @register
