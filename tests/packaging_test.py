@@ -161,3 +161,16 @@ def test_zoo_does_not_import_tensorflow_serving():
         if re.search(r"^\s*(from|import) tensorflow_serving\b", path.read_text(), re.MULTILINE)
     ]
     assert offenders == []
+
+
+def test_without_tensorflow_the_import_says_which_extra_to_install():
+    # Site-packages off the path: the checkout's zoo, and no TensorFlow to find.
+    code = (
+        "import sys; sys.path = [p for p in sys.path if 'packages' not in p]; "
+        f"sys.path.insert(0, {str(ROOT)!r}); import zoo"
+    )
+    result = subprocess.run(
+        [sys.executable, "-I", "-c", code], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode != 0
+    assert "zoo needs TensorFlow" in result.stderr and "mtl-zoo[cpu]" in result.stderr

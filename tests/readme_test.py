@@ -48,8 +48,8 @@ def test_serving_readme_request_names_every_census_feature():
 @pytest.mark.slow
 def test_readme_python_example_runs(tmp_path, monkeypatch):
     readme = (ROOT / "README.md").read_text()
-    # "In your own code" and the presets and compile example after it, in one namespace.
-    example, presets = re.findall(r"```python\n(.*?)```", readme, flags=re.S)[:2]
+    # "In your own code", the presets and compile example, and the heads one, in one namespace.
+    example, presets, heads = re.findall(r"```python\n(.*?)```", readme, flags=re.S)[:3]
     assert "epochs=5" in example and "from_preset" in presets
     monkeypatch.chdir(tmp_path)
     namespace = {}
@@ -59,3 +59,13 @@ def test_readme_python_example_runs(tmp_path, monkeypatch):
     exec(compile(presets, "README.md", "exec"), namespace)
     assert namespace["fresh"].built_loss_weights == {"income": 1.0, "never_married": 1.0}
     assert namespace["fresh"].loss_weighting.task_weights()["income"] == 2.0
+    exec(compile(heads, "README.md", "exec"), namespace)
+    routed, dlen = namespace["routed"], namespace["dlen"]
+    assert sorted(routed.towers) == [
+        "income__Female",
+        "income__Male",
+        "never_married__Female",
+        "never_married__Male",
+    ]
+    assert routed.predict(namespace["rows"], verbose=0)["income"].shape == (5, 1)
+    assert type(dlen.output_head).__name__ == "LatentEmotionMixture"

@@ -94,8 +94,8 @@ def add_data_flags(parser: argparse.ArgumentParser, datasets: Iterable[str]) -> 
     data.add_argument(
         "--data-dir",
         default=None,
-        help="folder holding the dataset's files "
-        "(default: the copy in datasets/, or $ZOO_DATA_DIR)",
+        help="folder holding the dataset's files (default: $ZOO_DATA_DIR/<dataset> if set, "
+        "else the copy shipped in the package or the checkout's datasets/)",
     )
     data.add_argument(
         "--task-group",

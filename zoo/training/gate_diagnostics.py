@@ -91,10 +91,9 @@ def gate_report(model, dataset, split, batch_size=4096, threshold=COLLAPSE_THRES
 
 def plot_gate_heatmap(averages, path, title=""):
     """Writes a heat map of `average_gate_weights` (gates x experts) to a PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    # A figure outside pyplot: writing the PNG switches no backend, so a
+    # notebook's inline plots after it still show (matplotlib.use("Agg") did).
+    from matplotlib.figure import Figure
 
     gates = list(averages)
     experts = []
@@ -106,7 +105,8 @@ def plot_gate_heatmap(averages, path, title=""):
         for expert, w in averages[gate].items():
             grid[i, experts.index(expert)] = w
     width = min(2.0 + 0.6 * len(experts), 24.0)
-    figure, axes = plt.subplots(figsize=(width, 1.2 + 0.5 * len(gates)))
+    figure = Figure(figsize=(width, 1.2 + 0.5 * len(gates)))
+    axes = figure.subplots()
     image = axes.imshow(grid, cmap="viridis", vmin=0.0, vmax=max(1e-9, np.nanmax(grid)))
     axes.set_xticks(range(len(experts)), experts, rotation=60, ha="right", fontsize=8)
     axes.set_yticks(range(len(gates)), gates, fontsize=8)
@@ -129,5 +129,4 @@ def plot_gate_heatmap(averages, path, title=""):
         axes.set_title(title, fontsize=10)
     figure.tight_layout()
     figure.savefig(path, dpi=120)
-    plt.close(figure)
     return path
