@@ -74,13 +74,15 @@ class MultiTaskModel(
             paper's (128, 64) by default. (The bias tower is a
             `zoo.layers.heads.BiasLogit` head, named `bias_tower_head`.)
         heads: list of heads (layers of `zoo.layers.heads`, or their
-            configs). Logit heads (a `BiasLogit` over selection-bias
-            features) act on the task logits in order; at most one output
-            head (`LatentEmotionMixture`, DLEN's; `EntireSpaceProduct`,
-            ESMM's) then turns the logits into the predictions, in place
-            of each task's activation, and may serve more outputs. Any head
-            goes on any model; a head that does not fit the model's
-            features or tasks is an error naming them.
+            configs). At most one routing head (`GroupRouting`, MFH's
+            per-group towers) acts first; logit heads (a `BiasLogit` over
+            selection-bias features, NGCF's `GraphScore`) then shift the
+            task logits in order; at most one output head
+            (`LatentEmotionMixture`, DLEN's; `EntireSpaceProduct`, ESMM's)
+            turns the logits into the predictions, in place of each task's
+            activation, and may serve more outputs. Any head goes on any
+            model; a head that does not fit the model's features or tasks,
+            or another head, is an error naming them.
         ranking_weights: dict from task name to weight, or `None`. When
             given, the exported SavedModel has one more output,
             `ranking_score`: the weighted sum of the named tasks'
