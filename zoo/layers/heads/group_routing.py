@@ -4,8 +4,6 @@ from keras import ops
 
 from zoo.api import register
 
-BRANCH_SEPARATOR = "__"
-
 
 @register
 class GroupRouting(keras.layers.Layer):
@@ -84,6 +82,7 @@ class GroupRouting(keras.layers.Layer):
                 f"{self.name}: tower_units names {unknown}, which are not groups: {self.groups}"
             )
         self.task_names = None
+        self._branches = {}
 
     @classmethod
     def from_preprocessor(
@@ -147,6 +146,8 @@ class GroupRouting(keras.layers.Layer):
                 f"feature of the model; the features are {list(kinds)}"
             )
         self.task_names = [t.name for t in tasks]
+        # By lookup, not by splitting the name: a task or group may hold "__" itself.
+        self._branches = {branch_name(t, g): (t, g) for g in self.groups for t in self.task_names}
         clashes = sorted(set(self.branch_names()) & set(self.task_names))
         if clashes:
             raise ValueError(f"{self.name}: task names {clashes} clash with tower names")
@@ -158,16 +159,15 @@ class GroupRouting(keras.layers.Layer):
 
     def branch_names(self):
         """`<task>__<group>` for every group, then every task: the switcher's branches."""
-        return [branch_name(t, g) for g in self.groups for t in self.task_names]
+        return list(self._branches)
 
     def task_of(self, branch):
         """The task a branch's tower predicts."""
-        return branch.rsplit(BRANCH_SEPARATOR, 1)[0]
+        return self._branches[branch][0]
 
     def tower_units_of(self, branch, default):
         """The widths of a branch's tower: its group's, or `default`."""
-        group = branch.rsplit(BRANCH_SEPARATOR, 1)[1]
-        return (self.tower_units or {}).get(group, default)
+        return (self.tower_units or {}).get(self._branches[branch][1], default)
 
     def group_of(self, inputs):
         """`(batch,)` group index of each sample, from the preprocessed group feature."""
@@ -201,7 +201,7 @@ class GroupRouting(keras.layers.Layer):
 
 
 def branch_name(task, group):
-    return f"{task}{BRANCH_SEPARATOR}{group}"
+    return f"{task}__{group}"
 
 
 def vocabulary_values(preprocessor, group_feature):
