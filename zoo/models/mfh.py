@@ -2,7 +2,7 @@ import keras
 import numpy as np
 
 from zoo.api import register
-from zoo.layers.heads.group_routing import GroupRouting, vocabulary_values
+from zoo.layers.heads.group_routing import GroupRouting
 from zoo.layers.switchers.facet_tree import FacetTreeSwitcher
 from zoo.models.multitask_model import MultiTaskModel
 from zoo.models.task_heads import GROUP_ROUTING_HEAD
@@ -96,8 +96,7 @@ class MFH(MultiTaskModel):
                 "MFH needs the adapted preprocessor: its vocabulary of the group feature "
                 "says which id belongs to which group."
             )
-        if groups is None:  # each vocabulary value a group of its own
-            groups = {str(v): [v] for v in vocabulary_values(preprocessor, group_feature)}
+        groups = GroupRouting.groups_of_values(preprocessor, group_feature, groups)
         unknown = sorted(set(group_tower_units or {}) - set(groups))
         if unknown:
             raise ValueError(
@@ -112,7 +111,7 @@ class MFH(MultiTaskModel):
             name=GROUP_ROUTING_HEAD,
         )
         self.group_feature = group_feature
-        self.groups = {str(name): list(values) for name, values in dict(groups).items()}
+        self.groups = groups
         self.default_group = default_group
         self.facet_tasks = as_tasks(tasks)
         self.layout = layout

@@ -103,9 +103,7 @@ class GroupRouting(keras.layers.Layer):
             **kwargs: the other arguments (`tower_units`, `name`).
         """
         values = vocabulary_values(preprocessor, group_feature)
-        if groups is None:
-            groups = {str(value): [value] for value in values}
-        groups = {str(name): list(members) for name, members in dict(groups).items()}
+        groups = cls.groups_of_values(preprocessor, group_feature, groups)
         if not groups:
             raise ValueError("Expected at least one group. Received: groups={}")
         if default_group is not None and default_group not in groups:
@@ -132,6 +130,15 @@ class GroupRouting(keras.layers.Layer):
                 )
             index.append(names.index(name))
         return cls(group_feature, names, index, **kwargs)
+
+    @staticmethod
+    def groups_of_values(preprocessor, group_feature, groups=None):
+        """`groups` as a dict from group name to raw values; `None`: each vocabulary value a
+        group of its own."""
+        if groups is None:
+            values = vocabulary_values(preprocessor, group_feature)
+            return {str(value): [value] for value in values}
+        return {str(name): list(members) for name, members in dict(groups).items()}
 
     @property
     def feature_names(self):
