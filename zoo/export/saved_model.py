@@ -41,10 +41,12 @@ import shutil
 import socket
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from zoo.export.target import check_model_name
 from zoo.export.warmup import read_warmup_requests, write_warmup_requests
+from zoo.features.spec import LIST_PADDING
 from zoo.models.raw_inputs import RawFeatureEncoder
 
 SERVING_SIGNATURE = "serving_default"
@@ -65,9 +67,16 @@ _RENAME_NOREPLACE = 1
 
 
 def serving_input_signature(preprocessor, excluded=()):
-    """`tf.TensorSpec`s, one per raw feature not `excluded`, named after it, batch size None."""
+    """`tf.TensorSpec`s, one per raw feature not `excluded`, named after it, batch size None.
+
+    A list feature (multi-hot, sequence) is `(None, None)`: a padded
+    rectangle per request, as TF Serving's REST and gRPC forms carry
+    tensors (they have no ragged tensors); each request pads to its own
+    longest row, with `""` or -1 (`zoo.features.spec.LIST_PADDING`).
+    """
+    shapes = preprocessor.raw_shapes()
     return [
-        tf.TensorSpec(shape=(None,), dtype=dtype, name=name)
+        tf.TensorSpec(shape=shapes[name], dtype=dtype, name=name)
         for name, dtype in preprocessor.raw_dtypes().items()
         if name not in excluded
     ]
@@ -101,8 +110,10 @@ def make_serving_function(model, signature=SERVING_SIGNATURE):
     raw_dtypes = preprocessor.raw_dtypes()
     numeric = [name for name in names if raw_dtypes[name] == tf.float32]
 
+    shapes = {spec.name: spec.shape for spec in input_signature}
+
     def serve(*raw_values):
-        raw = _checked_batch(dict(zip(names, raw_values)))
+        raw = _checked_batch(dict(zip(names, raw_values)), shapes)
         # The features this signature leaves out are optional to the encoder, as
         # to the model's own call: the model answers with their "missing" value.
         outputs = model.serving_outputs(RawFeatureEncoder(preprocessor, optional=excluded)(raw))
@@ -122,11 +133,11 @@ def make_serving_function(model, signature=SERVING_SIGNATURE):
     return tf.function(serve, input_signature=input_signature)
 
 
-def _checked_batch(raw):
-    """`raw` as `(batch,)` tensors of one batch size, or an error naming the feature."""
+def _checked_batch(raw, shapes):
+    """`raw` as tensors of `shapes` and one batch size, or an error naming the feature."""
     # The signature TensorFlow writes checks dtypes but not shapes: a (batch, 1)
     # or scalar tensor reaches the graph, where EnsureShape names it by its input.
-    raw = {name: tf.ensure_shape(value, (None,)) for name, value in raw.items()}
+    raw = {name: tf.ensure_shape(value, shapes[name]) for name, value in raw.items()}
     rows = {name: tf.shape(value)[0] for name, value in raw.items()}
     # The odd one out is the feature most features disagree with.
     sizes, _, counts = tf.unique_with_counts(tf.stack(list(rows.values())))
@@ -213,7 +224,11 @@ def call_serving_function(function, features):
     feed = {}
     for name, spec in specs.items():
         value = features[name]
-        expected = f"Feature {name!r} expects {spec.dtype.name} values of shape (batch,)."
+        is_list = spec.shape.rank == 2
+        shape = "(batch, length), padded" if is_list else "(batch,)"
+        expected = f"Feature {name!r} expects {spec.dtype.name} values of shape {shape}."
+        if is_list and not isinstance(value, (tf.Tensor, np.ndarray)):
+            value = _padded_lists(value, spec.dtype, expected)
         if not isinstance(value, tf.Tensor):
             try:
                 value = tf.convert_to_tensor(value)
@@ -229,7 +244,7 @@ def call_serving_function(function, features):
             if not castable:
                 raise TypeError(f"{expected} Received dtype {value.dtype.name}.")
             value = tf.cast(value, spec.dtype)
-        if value.shape.rank != 1:
+        if value.shape.rank != spec.shape.rank:
             raise ValueError(f"{expected} Received shape {tuple(value.shape)}.")
         feed[name] = value
     rows = collections.Counter(value.shape[0] for value in feed.values())
@@ -247,6 +262,18 @@ def call_serving_function(function, features):
     if getattr(function, "input_signature", None) is not None:
         return function(*[feed[spec.name] for spec in function.input_signature])
     return function(**feed)
+
+
+def _padded_lists(rows, dtype, expected):
+    """Python lists of values per row (or a ragged tensor) as one padded rectangle."""
+    padding = LIST_PADDING["string" if dtype == tf.string else "int64"]
+    try:
+        ragged = rows if isinstance(rows, tf.RaggedTensor) else tf.ragged.constant(rows)
+        if ragged.dtype != dtype and not (dtype == tf.int64 and ragged.dtype.is_integer):
+            raise TypeError(f"dtype {ragged.dtype.name}")
+        return tf.cast(ragged, dtype).to_tensor(default_value=tf.constant(padding, dtype))
+    except (TypeError, ValueError) as error:
+        raise TypeError(f"{expected} Received lists that do not convert: {error}") from None
 
 
 def next_version(model_dir):

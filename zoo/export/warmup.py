@@ -17,7 +17,7 @@ WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
 
 
 def build_predict_request(model_name, rows, dtypes, signature_name="serving_default"):
-    """A `PredictRequest` for `rows` (dict from feature name to a 1-D array).
+    """A `PredictRequest` for `rows` (dict from feature name to a 1-D array, 2-D for a list).
 
     Raises:
         KeyError: `rows` lacks a feature of `dtypes`.
@@ -32,8 +32,9 @@ def build_predict_request(model_name, rows, dtypes, signature_name="serving_defa
     request = PredictRequest(model_spec=ModelSpec(name=model_name, signature_name=signature_name))
     for feature, dtype in dtypes.items():
         values = np.asarray(rows[feature])
-        if dtype == tf.string:
-            values = np.asarray([str(v).encode() for v in values], dtype=object)
+        if dtype == tf.string:  # (batch,) or, for a list feature, (batch, length)
+            encoded = [v if isinstance(v, bytes) else str(v).encode() for v in values.reshape(-1)]
+            values = np.asarray(encoded, dtype=object).reshape(values.shape)
         try:
             proto = tf.make_tensor_proto(values, dtype=dtype)
         except (TypeError, ValueError) as error:

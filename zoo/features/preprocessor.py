@@ -1,3 +1,4 @@
+import dataclasses
 import math
 import warnings
 
@@ -6,7 +7,16 @@ import numpy as np
 import tensorflow as tf
 
 from zoo.api import register
-from zoo.features.spec import CategoricalFeature, NumericFeature, feature_from_config
+from zoo.features.spec import (
+    FEATURE_TYPES,
+    LIST_KINDS,
+    LIST_PADDING,
+    CategoricalFeature,
+    CrossedFeature,
+    NumericFeature,
+    SequenceFeature,
+    feature_from_config,
+)
 
 # A numeric feature whose standard deviation is at most this fraction of its
 # mean's magnitude is constant for the model. The test is relative, so units
@@ -69,14 +79,12 @@ class FeaturePreprocessor(keras.layers.Layer):
 
     def __init__(self, features, vocabularies=None, statistics=None, **kwargs):
         super().__init__(**kwargs)
-        self.features = [
-            f if isinstance(f, (CategoricalFeature, NumericFeature)) else feature_from_config(f)
-            for f in features
-        ]
-        names = [f.name for f in self.features]
+        features = [f if isinstance(f, FEATURE_TYPES) else feature_from_config(f) for f in features]
+        names = [f.name for f in features]
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
             raise ValueError(f"Feature names must be unique. Received twice: {duplicates}")
+        self.features = _with_shared_tables_resolved(features)
         self.vocabularies = {k: list(v) for k, v in (vocabularies or {}).items()}
         self.statistics = {k: [float(s) for s in v] for k, v in (statistics or {}).items()}
         for name, (mean, variance) in self.statistics.items():
@@ -106,6 +114,10 @@ class FeaturePreprocessor(keras.layers.Layer):
 
     def _make_encoder(self, feature):
         name = f"encode_{feature.name}"
+        if feature.kind == "sequence" and feature.shares_table_with is not None:
+            return None  # it encodes with its table owner's encoder (`_encode_list`)
+        if isinstance(feature, CrossedFeature):
+            return keras.layers.HashedCrossing(num_bins=feature.num_bins, name=name)
         if isinstance(feature, NumericFeature):
             if not feature.normalize:
                 return None
@@ -148,6 +160,8 @@ class FeaturePreprocessor(keras.layers.Layer):
             if isinstance(f, NumericFeature):
                 if f.normalize and f.name not in self.statistics:
                     missing.append(f.name)
+            elif not _has_own_encoding(f):
+                continue
             elif f.num_hash_bins is None and self._vocabulary(f) is None:
                 missing.append(f.name)
         return missing
@@ -209,7 +223,7 @@ class FeaturePreprocessor(keras.layers.Layer):
                     )
             # Columns of different lengths are not rows: statistics and
             # vocabularies learned from them would describe no real data.
-            lengths = {f.name: np.size(batch[f.name]) for f in self.features if f.name in batch}
+            lengths = {f.name: _num_rows(batch[f.name]) for f in self.features if f.name in batch}
             if len(set(lengths.values())) > 1:
                 received = ", ".join(f"{name!r}: {n}" for name, n in sorted(lengths.items()))
                 raise ValueError(
@@ -217,7 +231,7 @@ class FeaturePreprocessor(keras.layers.Layer):
                     f"batch. Received in batch {index}: {received}"
                 )
             for feature in needed:
-                values = np.asarray(batch[feature.name]).reshape(-1)
+                values = _flat_values(feature, batch[feature.name])
                 counted[feature.name] += values.size
                 if feature.name in moments:
                     moments[feature.name].update(values)
@@ -269,34 +283,58 @@ class FeaturePreprocessor(keras.layers.Layer):
                 "The preprocessor is not adapted: call adapt() on training data first. "
                 f"Features without vocabulary or statistics: {self.features_needing_adapt()}"
             )
+        by_name = {f.name: f for f in self.features}
         out = []
         for f in self.features:
             if isinstance(f, NumericFeature):
                 out.append({"name": f.name, "kind": "numeric"})
                 continue
-            if f.num_hash_bins is not None:
-                input_dim = f.num_hash_bins
+            if isinstance(f, CrossedFeature):
+                input_dim = f.num_bins
             else:
-                input_dim = len(self._vocabulary(f)) + f.num_oov_indices
-            out.append(
-                {
-                    "name": f.name,
-                    "kind": "categorical",
-                    "input_dim": int(input_dim),
-                    "output_dim": int(f.embedding_dim),
-                }
-            )
+                # A shared history's ids are rows of the shared feature's table.
+                shared = getattr(f, "shares_table_with", None)
+                encoded = by_name[shared] if shared else f
+                if encoded.num_hash_bins is not None:
+                    input_dim = encoded.num_hash_bins
+                else:
+                    input_dim = len(self._vocabulary(encoded)) + encoded.num_oov_indices
+            spec = {
+                "name": f.name,
+                "kind": "categorical" if f.kind == "crossed" else f.kind,
+                "input_dim": int(input_dim),
+                "output_dim": int(f.embedding_dim),
+            }
+            if f.kind in LIST_KINDS:
+                spec.update(max_len=int(f.max_len), pooling=f.pooling)
+            if f.kind == "sequence":
+                spec.update(
+                    shares_table_with=f.shares_table_with,
+                    target=f.target,
+                    attention_units=list(f.attention_units),
+                    transformer_heads=int(f.transformer_heads),
+                )
+            out.append(spec)
         return out
 
     def raw_dtypes(self):
-        """Dict from feature name to the raw value's TF dtype."""
+        """Dict from raw input name to its TF dtype (crossed features are computed, not inputs)."""
         dtypes = {}
         for f in self.features:
             if isinstance(f, NumericFeature):
                 dtypes[f.name] = tf.float32
-            else:
+            elif not isinstance(f, CrossedFeature):
                 dtypes[f.name] = tf.string if f.dtype == "string" else tf.int64
         return dtypes
+
+    def list_features(self):
+        """Names of the raw inputs that take a list of values per row (multi-hot, sequences)."""
+        return [f.name for f in self.features if f.kind in LIST_KINDS]
+
+    def raw_shapes(self):
+        """Dict from raw input name to its shape: `(None,)`, or `(None, None)` for a list."""
+        lists = set(self.list_features())
+        return {name: (None, None) if name in lists else (None,) for name in self.raw_dtypes()}
 
     # -- transform ----------------------------------------------------------
 
@@ -306,12 +344,21 @@ class FeaturePreprocessor(keras.layers.Layer):
                 "The preprocessor is not adapted: call adapt() on training data first. "
                 f"Features without vocabulary or statistics: {self.features_needing_adapt()}"
             )
-        missing = [f.name for f in self.features if f.name not in inputs]
+        missing = [name for name in self.raw_dtypes() if name not in inputs]
         if missing:
             raise KeyError(f"Missing raw features {missing}. Received keys: {sorted(inputs)}")
         outputs = {}
-        for f, (name, dtype) in zip(self.features, self.raw_dtypes().items()):
-            value = tf.convert_to_tensor(inputs[name])
+        raw_dtypes = self.raw_dtypes()
+        for f in self.features:
+            name = f.name
+            if isinstance(f, CrossedFeature):
+                continue
+            dtype = raw_dtypes[name]
+            value = inputs[name]
+            if f.kind in LIST_KINDS:
+                outputs[name] = self._encode_list(f, value)
+                continue
+            value = tf.convert_to_tensor(value)
             if value.dtype != dtype:
                 # Casts between numeric types are harmless; a string where a number is
                 # expected (or the reverse) is a client error.
@@ -324,6 +371,7 @@ class FeaturePreprocessor(keras.layers.Layer):
                         f"Received dtype {value.dtype.name}."
                     )
                 value = tf.cast(value, dtype)
+            inputs = {**inputs, name: value}
             encoder = self._encoders[name]
             if isinstance(f, NumericFeature):
                 value = tf.debugging.check_numerics(
@@ -332,7 +380,41 @@ class FeaturePreprocessor(keras.layers.Layer):
                 outputs[name] = value if encoder is None else tf.cast(encoder(value), tf.float32)
             else:
                 outputs[name] = tf.cast(encoder(value), tf.int32)
+        for f in self.features:
+            if isinstance(f, CrossedFeature):
+                crossed = tuple(inputs[name] for name in f.features)
+                outputs[f.name] = tf.cast(self._encoders[f.name](crossed), tf.int32)
         return outputs
+
+    def _encode_list(self, feature, value):
+        """`(batch, max_len)` int32 ids of a list feature's raw values, -1 where padding."""
+        dtype = tf.string if feature.dtype == "string" else tf.int64
+        padding = LIST_PADDING[feature.dtype]
+        if isinstance(value, tf.RaggedTensor):
+            value = value.to_tensor(default_value=tf.cast(padding, value.dtype))
+        value = tf.convert_to_tensor(value)
+        if value.dtype != dtype:
+            if not (dtype == tf.int64 and value.dtype.is_integer):
+                raise TypeError(
+                    f"Feature {feature.name!r} expects lists of {dtype.name} values. "
+                    f"Received dtype {value.dtype.name}."
+                )
+            value = tf.cast(value, dtype)
+        if value.shape.rank is not None and value.shape.rank != 2:
+            raise ValueError(
+                f"Feature {feature.name!r} takes a list of values per row: a (batch, length) "
+                f"tensor padded with {padding!r}, or a ragged one. Received shape "
+                f"{tuple(value.shape)}."
+            )
+        # Newest (or most important) first: a longer list keeps its head, a
+        # shorter one is padded, so the model always sees max_len columns.
+        value = value[:, : feature.max_len]
+        missing = feature.max_len - tf.shape(value)[1]
+        value = tf.pad(value, [[0, 0], [0, missing]], constant_values=tf.cast(padding, dtype))
+        value = tf.ensure_shape(value, (None, feature.max_len))
+        encoder = self._encoders[getattr(feature, "shares_table_with", None) or feature.name]
+        ids = tf.cast(encoder(value), tf.int32)
+        return tf.where(tf.equal(value, padding), tf.constant(-1, tf.int32), ids)
 
     def get_config(self):
         config = super().get_config()
@@ -447,3 +529,82 @@ def _lookup_input(feature, values):
     if values.dtype.kind == "O":  # str or bytes objects (tf.data yields bytes)
         values = [v if isinstance(v, bytes) else str(v) for v in values]
     return tf.constant(values, dtype=tf.string)
+
+
+def _has_own_encoding(feature):
+    """Does the feature learn or hold a vocabulary of its own (not shared, not a cross)?"""
+    if isinstance(feature, CrossedFeature):
+        return False
+    return not (isinstance(feature, SequenceFeature) and feature.shares_table_with is not None)
+
+
+def _with_shared_tables_resolved(features):
+    """The features, each shared history given its table's dtype and width; checks references."""
+    by_name = {f.name: f for f in features}
+
+    def categorical(owner, name, role):
+        other = by_name.get(name)
+        if not isinstance(other, CategoricalFeature):
+            found = "no such feature" if other is None else f"a {type(other).__name__}"
+            raise ValueError(
+                f"Feature {owner!r}: its {role} {name!r} must be a CategoricalFeature of the "
+                f"spec; found {found}. Features: {sorted(by_name)}"
+            )
+        return other
+
+    resolved = []
+    for f in features:
+        if isinstance(f, CrossedFeature):
+            for name in f.features:
+                categorical(f.name, name, "crossed feature")
+        if isinstance(f, SequenceFeature):
+            if f.shares_table_with is not None:
+                table = categorical(f.name, f.shares_table_with, "shares_table_with")
+                for field in ("dtype", "embedding_dim"):
+                    given, shared = getattr(f, field), getattr(table, field)
+                    if given is not None and given != shared:
+                        raise ValueError(
+                            f"Feature {f.name!r} shares the table of {table.name!r}, whose "
+                            f"{field} is {shared!r}; it cannot have {field}={given!r}."
+                        )
+                f = dataclasses.replace(f, dtype=table.dtype, embedding_dim=table.embedding_dim)
+            if f.target is not None:
+                target = categorical(f.name, f.target, "target")
+                if target.embedding_dim != f.embedding_dim:
+                    raise ValueError(
+                        f"Feature {f.name!r} is pooled against its target {target.name!r}, "
+                        f"so their embeddings must be as wide: {f.embedding_dim} and "
+                        f"{target.embedding_dim}."
+                    )
+        resolved.append(f)
+    return resolved
+
+
+def _num_rows(values):
+    """Rows in an adapt() column: a 1-D column, a padded 2-D list column, or a list of lists."""
+    if isinstance(values, tf.RaggedTensor):
+        return int(values.nrows())
+    if isinstance(values, (list, tuple)):
+        return len(values)
+    values = np.asarray(values)
+    return values.shape[0] if values.ndim else 1
+
+
+def _flat_values(feature, values):
+    """The values adapt() learns from: a list feature's non-padding values, flattened."""
+    if feature.kind not in LIST_KINDS:
+        return np.asarray(values).reshape(-1)
+    if isinstance(values, tf.RaggedTensor):
+        values = values.flat_values.numpy()
+    elif isinstance(values, np.ndarray) and values.dtype != object:
+        values = values.reshape(-1)
+    else:  # a list of lists, or an object array of lists (pandas)
+        values = [v for row in values for v in row]
+    values = np.asarray(values)
+    if values.dtype.kind == "O":
+        values = np.asarray([v.decode() if isinstance(v, bytes) else v for v in values])
+    if values.dtype.kind in "SU":
+        return values[values.astype(str) != LIST_PADDING["string"]]
+    if feature.dtype == "int64" and values.dtype.kind in "iu":
+        return values[values != LIST_PADDING["int64"]]
+    return values

@@ -4,7 +4,7 @@ from keras import ops
 from zoo.api import register
 from zoo.distribute import MultiWorkerFitFixes
 from zoo.layers.backbones.multitask_backbone import MultiTaskBackbone
-from zoo.layers.features.feature_embedding import FeatureEmbedding
+from zoo.layers.features.feature_embedding import FeatureEmbedding, dummy_inputs
 from zoo.layers.towers.tower import Tower
 from zoo.losses.weighting import FixedLossWeights, get_loss_weighting
 from zoo.models.gate_inspection import GateInspection
@@ -310,13 +310,9 @@ class MultiTaskModel(
         # Run the sublayers once on a one-row dummy batch so every weight
         # exists; `.keras` loading and `count_params` need that before the
         # first real call.
-        dummy = {
-            f["name"]: keras.ops.zeros(
-                (1,), dtype="int32" if f["kind"] == "categorical" else "float32"
-            )
-            for f in self.features
-        }
-        self.call(dummy)  # every sublayer a subclass's call uses, not only the towers
+        self.call(
+            dummy_inputs(self.features)
+        )  # every sublayer a subclass's call uses, not only the towers
         if not self.loss_weighting.built:  # a loaded weighting arrives built
             self.loss_weighting.build()
         if self.loss_weighting.uses_gradient_norms and not self.switcher.shared_weights():

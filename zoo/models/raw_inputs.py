@@ -32,6 +32,7 @@ class RawFeatureEncoder:
         self.preprocessor = preprocessor
         self.optional = frozenset(optional)
         self.raw_dtypes = preprocessor.raw_dtypes()
+        self.list_features = frozenset(preprocessor.list_features())
 
     def __call__(self, raw):
         """Dict of preprocessed features from a dict of raw ones.
@@ -52,14 +53,21 @@ class RawFeatureEncoder:
                 f"received {sorted(raw)}."
             )
         present = [name for name in self.raw_dtypes if name in raw]
-        features = {name: _column(raw[name], name, self.raw_dtypes[name]) for name in present}
+        features = {
+            name: (_list_column if name in self.list_features else _column)(
+                raw[name], name, self.raw_dtypes[name]
+            )
+            for name in present
+        }
         if absent:
-            batch = tf.shape(features[present[0]])[:1]
+            first = features[present[0]]
+            batch = first.nrows() if isinstance(first, tf.RaggedTensor) else tf.shape(first)[0]
             for name in absent:
                 # The preprocessor encodes every feature it knows: throwaway
                 # values, dropped again below.
                 dtype = self.raw_dtypes[name]
-                features[name] = tf.fill(batch, tf.constant("" if dtype == tf.string else 0, dtype))
+                shape = [batch, 0] if name in self.list_features else [batch]
+                features[name] = tf.fill(shape, tf.constant("" if dtype == tf.string else 0, dtype))
         encoded = self.preprocessor(features)
         for name in absent:
             del encoded[name]
@@ -133,6 +141,38 @@ def _column(values, name, raw_dtype):
         raise ValueError(
             f"Feature {name!r}: expected one raw value per row, a 1-D column. Received shape "
             f"{tuple(tensor.shape)}."
+        )
+    return tensor
+
+
+def _list_column(values, name, raw_dtype):
+    """A list feature's raw values: a `(batch, length)` tensor or a ragged one; clear errors."""
+    if isinstance(values, tf.RaggedTensor):
+        tensor = values
+    elif isinstance(values, np.ndarray) and values.dtype != object:
+        tensor = tf.convert_to_tensor(values.astype(str) if values.dtype.kind == "U" else values)
+    elif isinstance(values, tf.Tensor):
+        tensor = values
+    else:  # lists of lists, or an object array of lists (what pandas holds)
+        rows = [list(row) if isinstance(row, (list, tuple, np.ndarray)) else row for row in values]
+        if any(not isinstance(row, list) for row in rows):
+            bad = next(row for row in rows if not isinstance(row, list))
+            raise ValueError(
+                f"Feature {name!r} takes a list of values per row. Received a row {bad!r}."
+            )
+        rows = [[v.decode() if isinstance(v, bytes) else v for v in row] for row in rows]
+        tensor = tf.ragged.constant(rows, dtype=raw_dtype)
+    if tensor.dtype == tf.int32:
+        raise TypeError(
+            f"Feature {name!r} received int32 values, the dtype of preprocessed ids. Raw values "
+            f"of this feature are {raw_dtype.name} lists. To feed preprocessed features, call "
+            "the model inside `with model.preprocessed_inputs():`."
+        )
+    if tensor.shape.rank is not None and tensor.shape.rank != 2:
+        raise ValueError(
+            f"Feature {name!r}: expected a list of values per row, a (batch, length) array "
+            f"padded with {'' if raw_dtype == tf.string else -1!r} or a ragged one. Received "
+            f"shape {tuple(tensor.shape)}."
         )
     return tensor
 

@@ -117,7 +117,7 @@ class BiasLogit(keras.layers.Layer):
             if name in inputs:
                 own[name] = inputs[name]
             else:  # left out at serving: the "missing" value FeatureDropout trains
-                dtype = "int32" if feature["kind"] == "categorical" else "float32"
+                dtype = "float32" if feature["kind"] == "numeric" else "int32"
                 own[name] = ops.zeros(batch, dtype=dtype)
         if self.feature_dropout is not None:
             own = self.feature_dropout(own, training=training)
