@@ -32,6 +32,9 @@ from zoo.layers.interactions.field_attention import FieldSelfAttention
 from zoo.layers.interactions.product_layer import ProductLayer
 from zoo.layers.search.choice_block import ChoiceBlock
 from zoo.layers.search.expert_selection import ExpertSelection
+from zoo.layers.sequence.masked_pooling import MaskedPooling
+from zoo.layers.sequence.sequence_transformer import SequenceTransformer
+from zoo.layers.sequence.target_attention import TargetAttention
 from zoo.layers.switchers.automtl_search import AutoMTLSearchSwitcher
 from zoo.layers.switchers.cgc import CGCSwitcher
 from zoo.layers.switchers.cross_stitch import CrossStitchSwitcher
@@ -70,6 +73,7 @@ __all__ = [
     "IndependentSwitcher",
     "LatentEmotionMixture",
     "MLP",
+    "MaskedPooling",
     "MultiTaskBackbone",
     "MGNNLayer",
     "MultiChannelMGNN",
@@ -85,9 +89,11 @@ __all__ = [
     "SNRAverSwitcher",
     "SNRTransSwitcher",
     "SearchedExpertsSwitcher",
+    "SequenceTransformer",
     "SharedBottomSwitcher",
     "SoftmaxGate",
     "Switcher",
+    "TargetAttention",
     "Tower",
     "VectorConv1D",
 ]

@@ -49,7 +49,7 @@ class FieldEmbedding(keras.layers.Layer):
         self.field_dim = int(field_dim)
         self.embeddings_initializer = keras.initializers.get(embeddings_initializer)
         categorical = [
-            {**f, "output_dim": self.field_dim} for f in self.features if f["kind"] == "categorical"
+            {**f, "output_dim": self.field_dim} for f in self.features if f["kind"] != "numeric"
         ]
         self.numeric_names = [f["name"] for f in self.features if f["kind"] == "numeric"]
         # One width for all, so FeatureEmbedding keeps them in feature order
@@ -66,6 +66,10 @@ class FieldEmbedding(keras.layers.Layer):
         self.field_names = [f["name"] for f in categorical] + self.numeric_names
         if not self.field_names:
             raise ValueError("Expected at least one feature. Received: features=[]")
+
+    def attention_weights(self, inputs):
+        """DIN's weights of its attention-pooled histories (`FeatureEmbedding.attention_weights`)."""
+        return {} if self.categorical is None else self.categorical.attention_weights(inputs)
 
     @property
     def num_fields(self):
