@@ -179,3 +179,39 @@ def _row(city=("a",), item=(10,)):
         "history": tf.constant([[20, -1]] * batch, tf.int64),
         "tags": tf.constant([["x"]] * batch),
     }
+
+
+def test_long_vocabularies_travel_as_an_asset_not_in_the_config(tmp_path):
+    from zoo.features.preprocessor import INLINE_VOCABULARY_LIMIT, VOCABULARY_ASSET
+
+    many = INLINE_VOCABULARY_LIMIT + 500
+    data = {
+        "user": np.array([f"user{i}" for i in range(many)]),
+        "city": np.array(["a", "b"] * (many // 2)),
+    }
+    preprocessor = FeaturePreprocessor(
+        [CategoricalFeature("user"), CategoricalFeature("city")]
+    ).adapt(data)
+    config = preprocessor.get_config()
+    assert config["vocabularies"] == {"city": preprocessor.vocabularies["city"]}
+    assert config["vocabularies_in_assets"] == ["user"]
+    # Built from the config alone, the long vocabulary is missing, and said to be.
+    alone = FeaturePreprocessor.from_config(config)
+    assert alone.features_needing_adapt() == ["user"]
+
+    from zoo.models import MMoE
+
+    model = MMoE(tasks=["a"], preprocessor=preprocessor, num_experts=1, expert_units=[2])
+    model.build()
+    path = tmp_path / "model.keras"
+    model.save(path)
+    import zipfile
+
+    with zipfile.ZipFile(path) as archive:
+        assert len(archive.read("config.json")) < 8_000
+        assert any(name.endswith(VOCABULARY_ASSET) for name in archive.namelist())
+    reloaded = keras.saving.load_model(path).preprocessor
+    assert reloaded.vocabularies == preprocessor.vocabularies
+    rows = {"user": tf.constant(["user7", "user1200", "stranger"]), "city": tf.constant(["a"] * 3)}
+    np.testing.assert_array_equal(reloaded(rows)["user"], preprocessor(rows)["user"])
+    assert reloaded(rows)["user"].numpy()[2] == 0  # an unseen user: the OOV row

@@ -1,5 +1,7 @@
 import dataclasses
+import json
 import math
+import os
 import warnings
 
 import keras
@@ -27,6 +29,12 @@ from zoo.features.spec import (
 # the constant a hundred standard deviations out, and the predictions saturate.
 CONSTANT_RELATIVE_STD = 1e-6
 FLOAT32_MAX = float(np.finfo(np.float32).max)
+# Learned vocabularies longer than this are saved in an asset file of the
+# `.keras` file (VOCABULARY_ASSET), not in the JSON config: 300k item ids made
+# a 3.5 MB config that every `get_config` copied. In an exported SavedModel they
+# are the lookup tables' constants, as the short ones are.
+INLINE_VOCABULARY_LIMIT = 1000
+VOCABULARY_ASSET = "vocabularies.json"
 
 
 class ConstantFeatureWarning(UserWarning):
@@ -53,6 +61,11 @@ class FeaturePreprocessor(keras.layers.Layer):
         features: list of `CategoricalFeature` / `NumericFeature` (or their
             `to_config()` dicts).
         vocabularies: dict name -> list of values, learned by `adapt`.
+            Those longer than `INLINE_VOCABULARY_LIMIT` travel as asset
+            files of the `.keras` file instead of in this config.
+        vocabularies_in_assets: names of the features whose vocabulary a
+            `.keras` file holds as an asset file (set by `get_config`; their
+            lookups are filled when Keras loads the file's assets).
         statistics: dict name -> `[mean, variance]`, learned by `adapt`;
             the variance of a feature constant in the training data is
             widened (see `adapt_batches`). Given statistics are used as
@@ -77,7 +90,9 @@ class FeaturePreprocessor(keras.layers.Layer):
     ```
     """
 
-    def __init__(self, features, vocabularies=None, statistics=None, **kwargs):
+    def __init__(
+        self, features, vocabularies=None, statistics=None, vocabularies_in_assets=(), **kwargs
+    ):
         super().__init__(**kwargs)
         features = [f if isinstance(f, FEATURE_TYPES) else feature_from_config(f) for f in features]
         names = [f.name for f in features]
@@ -86,6 +101,8 @@ class FeaturePreprocessor(keras.layers.Layer):
             raise ValueError(f"Feature names must be unique. Received twice: {duplicates}")
         self.features = _with_shared_tables_resolved(features)
         self.vocabularies = {k: list(v) for k, v in (vocabularies or {}).items()}
+        # Until Keras calls load_assets, these features' lookups are empty.
+        self._vocabularies_in_assets = set(vocabularies_in_assets) - set(self.vocabularies)
         self.statistics = {k: [float(s) for s in v] for k, v in (statistics or {}).items()}
         for name, (mean, variance) in self.statistics.items():
             if _is_constant(mean, variance):
@@ -139,6 +156,10 @@ class FeaturePreprocessor(keras.layers.Layer):
         kwargs = dict(num_oov_indices=feature.num_oov_indices, output_mode="int", name=name)
         if feature.dtype == "int64":
             kwargs["mask_token"] = None
+        if feature.name in self._vocabularies_in_assets:
+            # None, not an empty lookup, until load_assets: Keras would ask an
+            # empty lookup to load a vocabulary.txt of its own.
+            return None
         vocabulary = self._vocabulary(feature)
         if vocabulary is None:
             return lookup(max_tokens=feature.max_tokens, **kwargs)
@@ -245,6 +266,7 @@ class FeaturePreprocessor(keras.layers.Layer):
                     feature.name, *moments[feature.name].result(), stacklevel=warning_depth + 1
                 )
             else:
+                self._vocabularies_in_assets.discard(feature.name)
                 self.vocabularies[feature.name] = self._learned_vocabulary(
                     feature, self._encoders[feature.name], warning_depth + 1
                 )
@@ -416,12 +438,49 @@ class FeaturePreprocessor(keras.layers.Layer):
         ids = tf.cast(encoder(value), tf.int32)
         return tf.where(tf.equal(value, padding), tf.constant(-1, tf.int32), ids)
 
+    # -- saving: long vocabularies as an asset file of the .keras file ---------
+
+    def save_assets(self, dir_path):
+        """Writes the vocabularies that `get_config` leaves out (Keras calls this on save)."""
+        long = {name: v for name, v in self.vocabularies.items() if _goes_to_assets(v)}
+        if long:
+            with open(os.path.join(dir_path, VOCABULARY_ASSET), "w", encoding="utf-8") as file:
+                json.dump({name: [_plain(v) for v in values] for name, values in long.items()},
+                          file)  # fmt: skip
+
+    def load_assets(self, dir_path):
+        """Reads them back and builds their lookups (Keras calls this on load, after `__init__`)."""
+        if not self._vocabularies_in_assets:
+            return
+        path = os.path.join(dir_path, VOCABULARY_ASSET)
+        try:
+            with open(path, encoding="utf-8") as file:
+                stored = json.load(file)
+        except FileNotFoundError:
+            raise FileNotFoundError(
+                f"The saved preprocessor keeps the vocabularies of "
+                f"{sorted(self._vocabularies_in_assets)} in {VOCABULARY_ASSET}, which the "
+                "file lacks: it is truncated or was written by something else."
+            ) from None
+        by_name = {f.name: f for f in self.features}
+        for name in sorted(self._vocabularies_in_assets):
+            self.vocabularies[name] = stored[name]
+            self._vocabularies_in_assets.discard(name)
+            self._encoders[name] = self._make_encoder(by_name[name])
+
     def get_config(self):
         config = super().get_config()
         config.update(
             {
                 "features": [f.to_config() for f in self.features],
-                "vocabularies": self.vocabularies,
+                "vocabularies": {
+                    name: values
+                    for name, values in self.vocabularies.items()
+                    if not _goes_to_assets(values)
+                },
+                "vocabularies_in_assets": sorted(
+                    name for name, values in self.vocabularies.items() if _goes_to_assets(values)
+                ),
                 "statistics": self.statistics,
             }
         )
@@ -608,3 +667,15 @@ def _flat_values(feature, values):
     if feature.dtype == "int64" and values.dtype.kind in "iu":
         return values[values != LIST_PADDING["int64"]]
     return values
+
+
+def _goes_to_assets(vocabulary):
+    """Is a learned vocabulary saved as an asset file rather than in the config?"""
+    return len(vocabulary) > INLINE_VOCABULARY_LIMIT
+
+
+def _plain(value):
+    """A vocabulary value as Python str or int (lookups answer bytes and numpy ints)."""
+    if isinstance(value, bytes):
+        return value.decode()
+    return value.item() if hasattr(value, "item") else value
