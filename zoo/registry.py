@@ -134,6 +134,7 @@ DATASETS = LazyRegistry(
         "synthetic-funnel": "zoo.data.synthetic.funnel:load_synthetic_funnel",
         "kuairand": "zoo.data.sources.kuairand:load_kuairand",
         "taobao-multibehavior": "zoo.data.sources.taobao_multibehavior:load_taobao_multibehavior",
+        "taobao-user-behavior": "zoo.data.sources.taobao_user_behavior:load_taobao_user_behavior",
         "movielens-100k": "zoo.data.sources.movielens:load_movielens_100k",
         # Any of the above prepared by a builder of datasets/tfds/ (--tfds-name).
         "tfds": "zoo.data.sources.tfds:load_tfds",

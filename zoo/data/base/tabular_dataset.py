@@ -12,8 +12,10 @@ class Split:
     """One split of a tabular dataset, in raw form.
 
     Attributes:
-        features: dict from feature name to a 1-D numpy array of raw values
-            (str for string categoricals, int64, float32).
+        features: dict from feature name to a numpy array of raw values, one
+            row each: 1-D (str for string categoricals, int64, float32), or
+            `(rows, max_len)` for a `MultiHotFeature` or `SequenceFeature`,
+            its rows padded at the end with `LIST_PADDING` (`""` or -1).
         labels: dict from task name to a 1-D numpy array: 0/1 for binary
             tasks, values for regression, class ids for multiclass.
         label_masks: dict from task name to a 1-D bool array, True where
@@ -64,7 +66,7 @@ class TabularDataset:
 
     Attributes:
         name: the dataset's command-line name.
-        features: list of `CategoricalFeature` / `NumericFeature`.
+        features: list of feature specs (`zoo.features.spec`).
         tasks: list of `zoo.tasks.Task`.
         train, validation, test: `Split`s. Vocabularies and statistics come
             from `train` only.

@@ -9,7 +9,7 @@ convert` of tens of millions of rows practical.
 import numpy as np
 
 from zoo.data.base.errors import DataError
-from zoo.features.spec import NumericFeature
+from zoo.features.spec import LIST_KINDS, NumericFeature
 
 # Record keys of the labels and the label-presence masks. A feature's name
 # is an identifier, so these never collide with one.
@@ -32,6 +32,16 @@ class ExampleEncoder:
     """
 
     def __init__(self, features, tasks, masked_tasks):
+        listed = [f.name for f in features if getattr(f, "kind", None) in LIST_KINDS]
+        if listed:
+            # The segments above hold one value per column and row; a list
+            # column would need a varint run per row (and a reader that
+            # parses it), which is not written yet.
+            raise ValueError(
+                "TFRecord shards hold one value per feature and row; the list features "
+                f"{listed} (MultiHotFeature, SequenceFeature) cannot be written yet. Convert "
+                "the dataset without them (e.g. without history_length, or with genres='flags')."
+            )
         self.columns = []  # (record key, source kind, name, value type)
         for f in features:
             if isinstance(f, NumericFeature):

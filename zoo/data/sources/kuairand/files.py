@@ -195,13 +195,16 @@ def _check_binary(values, line_numbers, path, column):
         )
 
 
-def log_chunks(path, max_rows=None):
+def log_chunks(path, max_rows=None, extra_columns=()):
     """A log file as `table_chunks` of int64 columns: ids, time, labels, play and duration.
 
     Every value is checked as it is read: integers, 0/1 labels, HHMM times.
+    `extra_columns` names more integer columns to read (`time_ms` for
+    behaviour histories); they are parsed only when asked for, so a reader
+    that does not use them neither pays for nor fails on them.
     """
     wanted = ("user_id", "video_id", "date", "hourmin", "play_time_ms", "duration_ms")
-    wanted += BINARY_COLUMNS + ("is_like", "is_hate", "label")
+    wanted += BINARY_COLUMNS + ("is_like", "is_hate", "label") + tuple(extra_columns)
 
     def convert(raw, line_numbers):
         columns = {name: _parse_ints(raw[name], line_numbers, path, name) for name in raw}

@@ -43,6 +43,16 @@ their `*_range` columns. KuaiRand marks a missing `is_live_streamer` with
 column) gets the same code, so missing is a category of its own, apart
 from the OOV bucket. String values are kept as published.
 
+Behaviour history (`history_length`): `watched_videos`, a `SequenceFeature`
+sharing `video_id`'s table, holds the videos the user clicked (`is_click`)
+strictly before the row's `time_ms`, newest first
+(`zoo.data.base.histories.previous_interactions`). It is built over every
+row read, before the split: a test row's history holds the user's clicks of
+the training and validation days too, which is what a served model would
+know, and never a click at or after the row's own millisecond. In the
+like/hate subset the log holds only the rows with a like or a hate, so the
+history is the clicked videos among those, not every video watched.
+
 Split by time: the distinct dates are sorted; the last `test_days` dates are
 the test split, the `validation_days` before them validation, the rest
 training. Vocabularies come from the training split only; ids first seen
@@ -58,6 +68,7 @@ import os
 import numpy as np
 
 from zoo.data.base.errors import DataError
+from zoo.data.base.histories import previous_interactions
 from zoo.data.base.paths import default_data_dir
 from zoo.data.base.tabular_dataset import Split, TabularDataset
 from zoo.data.sources.kuairand.files import concatenated, find_data_files, log_chunks, read_users
@@ -71,7 +82,11 @@ from zoo.data.sources.kuairand.schema import (
     split_dates,
     weekday,
 )
+from zoo.features.spec import SEQUENCE_POOLINGS, SequenceFeature
 from zoo.tasks import Task, parse_task_names
+
+# The behaviour history of `history_length`: videos clicked before, in video_id's table.
+HISTORY_FEATURE = "watched_videos"
 
 
 def _parse_tasks(tasks):
@@ -79,9 +94,9 @@ def _parse_tasks(tasks):
     return [Task(name, "regression" if name in REGRESSION_TASKS else "binary") for name in names]
 
 
-def _read_log(path, max_rows):
-    """One log file: its format, int64 columns and line numbers."""
-    return concatenated(log_chunks(path, max_rows))
+def _read_log(path, max_rows, extra_columns=()):
+    """One log file: its format, int64 columns (and `extra_columns`) and line numbers."""
+    return concatenated(log_chunks(path, max_rows, extra_columns))
 
 
 def _weekdays(dates, line_numbers, paths, file_index):
@@ -122,13 +137,24 @@ def _labels(columns, format_name):
     return labels, masks
 
 
-def _check_arguments(validation_days, test_days, max_rows=None):
-    """ValueError for split lengths below 1 or a `max_rows` that is not a positive integer."""
+def _check_arguments(validation_days, test_days, max_rows=None, history_length=None):
+    """ValueError for split lengths below 1, or a `max_rows` or `history_length` below 1."""
     for name, value in (("validation_days", validation_days), ("test_days", test_days)):
         if not isinstance(value, (int, np.integer)) or value < 1:
             raise ValueError(f"Expected {name} >= 1. Received: {name}={value!r}")
-    if max_rows is not None and (not isinstance(max_rows, (int, np.integer)) or max_rows < 1):
-        raise ValueError(f"Expected max_rows >= 1 or None. Received: max_rows={max_rows!r}")
+    for name, value in (("max_rows", max_rows), ("history_length", history_length)):
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1
+        ):
+            raise ValueError(f"Expected {name} >= 1 or None. Received: {name}={value!r}")
+
+
+def _check_history_pooling(history_pooling):
+    if history_pooling not in SEQUENCE_POOLINGS:
+        raise ValueError(
+            f"Expected history_pooling in {SEQUENCE_POOLINGS}. "
+            f"Received: history_pooling={history_pooling!r}"
+        )
 
 
 def load_kuairand(
@@ -140,6 +166,8 @@ def load_kuairand(
     max_rows=None,
     streaming=False,
     shuffle_buffer=100_000,
+    history_length=None,
+    history_pooling="mean",
 ):
     """Loads KuaiRand, split by date: in memory, or streamed from its files.
 
@@ -165,6 +193,14 @@ def load_kuairand(
             table and the dates, not by the logs.
         shuffle_buffer: with `streaming`, the training lines held by the row
             shuffle.
+        history_length: `None`, or add the `SequenceFeature`
+            `"watched_videos"` of this `max_len`: per row, an int64
+            `(rows, history_length)` column of the videos the user clicked
+            strictly before the row's `time_ms`, newest first, padded with
+            -1 (see the module docstring). Not with `streaming`.
+        history_pooling: the history's `pooling`: `"mean"`, `"sum"`,
+            `"max"`, `"attention"` (DIN, the candidate `video_id` weighting
+            each past video) or `"transformer"` (BST).
 
     Returns:
         A `TabularDataset` named `"kuairand"` (a `StreamingKuaiRand` with
@@ -173,7 +209,9 @@ def load_kuairand(
         last date.
 
     Raises:
-        ValueError: an unknown task name, or split lengths below 1.
+        ValueError: an unknown task name, split lengths below 1, a
+            `history_length` below 1, an unknown `history_pooling`, or
+            `history_length` with `streaming`.
         DataError: a file is missing or malformed (the message names the
             file and line), a log user is not in the user table, the folder
             mixes log formats, or the logs hold too few dates for the split.
@@ -185,9 +223,16 @@ def load_kuairand(
     ```
     """
     task_list = _parse_tasks(tasks)
-    _check_arguments(validation_days, test_days, max_rows)
+    _check_arguments(validation_days, test_days, max_rows, history_length)
+    _check_history_pooling(history_pooling)
     data_dir = data_dir or default_data_dir(NAME)
     if streaming:
+        if history_length is not None:
+            raise ValueError(
+                "history_length builds each row's history from the whole log in memory; it "
+                "does not go with streaming=True yet. Drop streaming=True (with max_rows for "
+                "a large log) to train with histories."
+            )
         if max_rows is not None:
             raise ValueError(
                 "max_rows reads the first rows into memory; it does not go with streaming=True."
@@ -210,7 +255,8 @@ def load_kuairand(
     for path in log_paths:
         if remaining == 0:
             break
-        format_name, columns, line_numbers = _read_log(path, remaining)
+        extra_columns = ("time_ms",) if history_length is not None else ()
+        format_name, columns, line_numbers = _read_log(path, remaining, extra_columns)
         if formats and format_name != formats[0]:
             raise DataError(
                 f"{path} is in the {format_name} format but {paths_read[0]} is in the "
@@ -251,6 +297,26 @@ def load_kuairand(
     for name in USER_COLUMNS:
         if name in user_features:
             features[name] = user_features[name][position]
+    feature_list = feature_spec(user_features, embedding_dim)
+    if history_length is not None:
+        # Over every row read, before the split: see the module docstring.
+        features[HISTORY_FEATURE] = previous_interactions(
+            columns["user_id"],
+            columns["time_ms"],
+            columns["video_id"],
+            history_length,
+            include=columns["is_click"] == 1,
+        )
+        feature_list.append(
+            SequenceFeature(
+                HISTORY_FEATURE,
+                max_len=int(history_length),
+                pooling=history_pooling,
+                shares_table_with="video_id",
+                dtype="int64",
+                embedding_dim=embedding_dim,
+            )
+        )
 
     # -- split by date ---------------------------------------------------------
     dates_of = split_dates(columns["date"], validation_days, test_days, data_dir)
@@ -283,7 +349,7 @@ def load_kuairand(
         )
     return TabularDataset(
         name=NAME,
-        features=feature_spec(user_features, embedding_dim),
+        features=feature_list,
         tasks=task_list,
         train=splits["train"],
         validation=splits["validation"],
@@ -296,6 +362,8 @@ def load_kuairand(
             "test_days": int(test_days),
             "embedding_dim": embedding_dim,
             "max_rows": None if max_rows is None else int(max_rows),
+            "history_length": None if history_length is None else int(history_length),
+            "history_pooling": history_pooling,
             "log_format": format_name,
             "log_files": [os.path.basename(path) for path in paths_read],
             "user_file": os.path.basename(user_path),

@@ -33,9 +33,21 @@ Features (all categorical): `user_id`, `item_id`; user side `age` (the
 MovieLens-1M buckets: under 18, 18-24, 25-34, 35-44, 45-49, 50-55, 56+),
 `gender`, `occupation`, `zip_prefix` (the first character of the zip code:
 the US zone, or the Canadian province letter); item side `release_year` (0
-where the date is missing) and one 0/1 feature per genre (`genre_action`, ...:
-`FeatureEmbedding` has no multi-hot input). Negatives carry the side features
-of their user and movie. Vocabularies come from the training rows.
+where the date is missing) and the genres: by default one 0/1 feature per
+genre (`genre_action`, ...), with `genres="multi_hot"` one `MultiHotFeature`
+`genres` holding each movie's genre names as `u.genre` spells them
+(`"Action"`, `"Children's"`), padded with `""`. Negatives carry the side
+features of their user and movie. Vocabularies come from the training rows.
+
+Behaviour history (`history_length`): `rated_movies`, a `SequenceFeature`
+sharing `item_id`'s table, holds the movies the user rated strictly before
+the rating's timestamp, newest first (`zoo.data.base.histories`), whatever
+the rating. It is built from every rating before the split, so a test row's
+history holds the user's training and validation ratings, as a served model
+would know them, and never a rating of the same second or later. A sampled
+negative has no time of its own: it gets the history of the rating it was
+drawn for, so a positive and its negatives differ only by the movie, and the
+history says nothing about which is which.
 """
 
 import datetime
@@ -45,11 +57,18 @@ import re
 import numpy as np
 
 from zoo.data.base.errors import DataError
+from zoo.data.base.histories import previous_interactions
 from zoo.data.base.negative_sampling import check_negatives_per_positive, sample_negatives
 from zoo.data.base.paths import unshipped_data_dir
 from zoo.data.base.tabular_dataset import Split, TabularDataset
 from zoo.data.formats.delimited_reader import read_columns
-from zoo.features.spec import CategoricalFeature
+from zoo.features.spec import (
+    LIST_PADDING,
+    SEQUENCE_POOLINGS,
+    CategoricalFeature,
+    MultiHotFeature,
+    SequenceFeature,
+)
 from zoo.tasks import Task, parse_task_names
 
 NAME = "movielens-100k"
@@ -81,6 +100,10 @@ USER_FEATURES = ("user_id", "age", "gender", "occupation", "zip_prefix")
 ITEM_FEATURES = ("item_id", "release_year") + GENRE_FEATURES
 STRING_FEATURES = ("age", "gender", "occupation", "zip_prefix")
 SPLITS = ("train", "validation", "test")
+# The list features of `history_length` and `genres="multi_hot"`.
+HISTORY_FEATURE = "rated_movies"
+GENRES_FEATURE = "genres"
+GENRE_ENCODINGS = ("flags", "multi_hot")
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
@@ -220,6 +243,34 @@ def _read_ratings(path, user_ids, item_ids):
     return users, items, ratings, timestamps
 
 
+def _genre_lists(item_columns):
+    """`(num_movies, longest)` object array: each movie's genre names in `GENRES` order, then ""."""
+    flags = np.stack([item_columns[name] for name in GENRE_FEATURES], axis=1).astype(bool)
+    longest = max(int(flags.sum(axis=1).max()), 1)
+    flagged_first = np.argsort(~flags, axis=1, kind="stable")[:, :longest]
+    lists = np.asarray(GENRES, dtype=object)[flagged_first]
+    lists[~np.take_along_axis(flags, flagged_first, axis=1)] = LIST_PADDING["string"]
+    return lists
+
+
+def _check_list_options(history_length, history_pooling, genres):
+    if history_length is not None and (
+        isinstance(history_length, bool)
+        or not isinstance(history_length, (int, np.integer))
+        or history_length < 1
+    ):
+        raise ValueError(
+            f"Expected history_length >= 1 or None. Received: history_length={history_length!r}"
+        )
+    if history_pooling not in SEQUENCE_POOLINGS:
+        raise ValueError(
+            f"Expected history_pooling in {SEQUENCE_POOLINGS}. "
+            f"Received: history_pooling={history_pooling!r}"
+        )
+    if genres not in GENRE_ENCODINGS:
+        raise ValueError(f"Expected genres in {GENRE_ENCODINGS}. Received: genres={genres!r}")
+
+
 def _split_by_time(users, timestamps, items, validation_fraction, test_fraction):
     """Split index of every rating: 0 train, 1 validation, 2 test (see the module docstring)."""
     order = np.lexsort((items, timestamps, users))  # by user, then time, then item
@@ -247,6 +298,9 @@ def load_movielens_100k(
     test_fraction=0.1,
     seed=2024,
     embedding_dim=16,
+    history_length=None,
+    history_pooling="mean",
+    genres="flags",
 ):
     """Loads MovieLens 100K as a `TabularDataset` of (user, movie) pairs, split by time per user.
 
@@ -262,12 +316,25 @@ def load_movielens_100k(
         test_fraction: the share of each user's last ratings held out for test.
         seed: seeds the negatives.
         embedding_dim: embedding width of every feature.
+        history_length: `None`, or add the `SequenceFeature`
+            `"rated_movies"` of this `max_len`: per row, an int64
+            `(rows, history_length)` column of the movies the user rated
+            strictly before, newest first, padded with -1 (see the module
+            docstring).
+        history_pooling: the history's `pooling`: `"mean"`, `"sum"`,
+            `"max"`, `"attention"` (DIN, the candidate `item_id` weighting
+            each past movie) or `"transformer"` (BST).
+        genres: `"flags"`, one 0/1 feature per genre, or `"multi_hot"`,
+            one `MultiHotFeature` `"genres"` (mean-pooled) whose column
+            holds each movie's genre names, as many as the most any movie
+            has (6 in ml-100k), padded with `""`.
 
     Returns:
         A `TabularDataset` named `"movielens-100k"`, `user_feature="user_id"`
         (GAUC), and `settings` recording the arguments, each split's rated
-        pairs, negatives and time range, and which features describe the
-        user (`user_features`) and the movie (`item_features`).
+        pairs, negatives and time range, and which categorical features
+        describe the user (`user_features`) and the movie (`item_features`;
+        the graph models' node features, so no list feature is among them).
 
     Raises:
         ValueError: an unknown task or an argument out of range.
@@ -282,6 +349,7 @@ def load_movielens_100k(
     """
     names = parse_task_names(tasks, TASKS)
     check_negatives_per_positive(negatives_per_positive)
+    _check_list_options(history_length, history_pooling, genres)
     for name, value in (
         ("validation_fraction", validation_fraction),
         ("test_fraction", test_fraction),
@@ -295,7 +363,19 @@ def load_movielens_100k(
             raise _missing_file(path)
     user_ids, user_columns = _read_users(paths[USERS_FILE])
     item_ids, item_columns = _read_items(paths[ITEMS_FILE])
+    item_features = ITEM_FEATURES
+    if genres == "multi_hot":
+        item_columns = {
+            "release_year": item_columns["release_year"],
+            GENRES_FEATURE: _genre_lists(item_columns),
+        }
+        item_features = ("item_id", "release_year", GENRES_FEATURE)
     users, items, ratings, timestamps = _read_ratings(paths[RATINGS_FILE], user_ids, item_ids)
+    row_features = USER_FEATURES + item_features
+    if history_length is not None:
+        # Over every rating, before the split (see the module docstring).
+        histories = previous_interactions(users, timestamps, items, history_length)
+        row_features += (HISTORY_FEATURE,)
     split_of = _split_by_time(users, timestamps, items, validation_fraction, test_fraction)
     empty = [name for k, name in enumerate(SPLITS) if not (split_of == k).any()]
     if empty:
@@ -326,6 +406,12 @@ def load_movielens_100k(
         rated = split_of == k
         negative_items = drawn[bounds[k] : bounds[k + 1]]
         found = negative_items >= 0
+        rated_rows = np.flatnonzero(rated)
+        # The rating each row is or was drawn for: slot j of the split's
+        # negatives repeats its j // negatives_per_positive-th rating.
+        row_ratings_index = np.concatenate(
+            [rated_rows, rated_rows[np.flatnonzero(found) // negatives_per_positive]]
+        )
         row_users = np.concatenate([user_position[rated], slots[name][found]])
         row_items = np.concatenate([item_position[rated], negative_items[found]])
         row_ratings = np.concatenate([ratings[rated], np.zeros(int(found.sum()), np.int64)])
@@ -334,8 +420,10 @@ def load_movielens_100k(
         features = {"user_id": user_ids[row_users], "item_id": item_ids[row_items]}
         features.update({n: v[row_users] for n, v in user_columns.items()})
         features.update({n: v[row_items] for n, v in item_columns.items()})
+        if history_length is not None:
+            features[HISTORY_FEATURE] = histories[row_ratings_index[order]]
         splits[name] = Split(
-            features={n: features[n] for n in USER_FEATURES + ITEM_FEATURES},
+            features={n: features[n] for n in row_features},
             labels={t: (row_ratings >= TASKS[t]).astype("float32") for t in names},
         )
         counts[name] = {
@@ -363,14 +451,34 @@ def load_movielens_100k(
             f" {short:,} negatives short: users who rated nearly every movie have too few "
             "unrated ones."
         )
-    features = [
-        CategoricalFeature(
+
+    def feature(name):
+        if name == GENRES_FEATURE:
+            return MultiHotFeature(
+                name,
+                dtype="string",
+                embedding_dim=embedding_dim,
+                max_len=int(item_columns[name].shape[1]),
+                pooling="mean",
+            )
+        return CategoricalFeature(
             name,
             dtype="string" if name in STRING_FEATURES else "int64",
             embedding_dim=embedding_dim,
         )
-        for name in USER_FEATURES + ITEM_FEATURES
-    ]
+
+    features = [feature(name) for name in USER_FEATURES + item_features]
+    if history_length is not None:
+        features.append(
+            SequenceFeature(
+                HISTORY_FEATURE,
+                max_len=int(history_length),
+                pooling=history_pooling,
+                shares_table_with="item_id",
+                dtype="int64",
+                embedding_dim=embedding_dim,
+            )
+        )
     return TabularDataset(
         name=NAME,
         features=features,
@@ -387,13 +495,16 @@ def load_movielens_100k(
             "test_fraction": float(test_fraction),
             "seed": int(seed),
             "embedding_dim": int(embedding_dim),
+            "history_length": None if history_length is None else int(history_length),
+            "history_pooling": history_pooling,
+            "genres": genres,
             "num_users": int(len(user_ids)),
             "num_items": int(num_items),
             "num_ratings": int(len(ratings)),
             "split_counts": counts,
             "time_ranges": time_ranges,
             "user_features": list(USER_FEATURES),
-            "item_features": list(ITEM_FEATURES),
+            "item_features": [name for name in item_features if name != GENRES_FEATURE],
         },
         summary=summary,
         user_feature="user_id",
