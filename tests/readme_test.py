@@ -4,6 +4,7 @@ import json
 import pathlib
 import re
 
+import numpy as np
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -48,8 +49,9 @@ def test_serving_readme_request_names_every_census_feature():
 @pytest.mark.slow
 def test_readme_python_example_runs(tmp_path, monkeypatch):
     readme = (ROOT / "README.md").read_text()
-    # "In your own code", the presets and compile example, and the heads one, in one namespace.
-    example, presets, heads = re.findall(r"```python\n(.*?)```", readme, flags=re.S)[:3]
+    # "In your own code", the presets and compile example, the heads one and the feature
+    # types one, in one namespace.
+    example, presets, heads, histories = re.findall(r"```python\n(.*?)```", readme, flags=re.S)[:4]
     assert "epochs=5" in example and "from_preset" in presets
     monkeypatch.chdir(tmp_path)
     namespace = {}
@@ -69,3 +71,8 @@ def test_readme_python_example_runs(tmp_path, monkeypatch):
     ]
     assert routed.predict(namespace["rows"], verbose=0)["income"].shape == (5, 1)
     assert type(dlen.output_head).__name__ == "LatentEmotionMixture"
+    exec(compile(histories, "README.md", "exec"), namespace)
+    weights = namespace["din"].attention_weights(namespace["rows"])["watched_videos"]
+    assert tuple(weights.shape) == (3, 20)
+    history = namespace["rows"]["watched_videos"]
+    assert (np.asarray(weights)[history < 0] == 0).all()

@@ -32,6 +32,10 @@ DATASET_FLAGS = {
     "max_users": "max_users",
     "tfds_name": "tfds_name",
     "stream": "streaming",
+    "history_length": "history_length",
+    "history_pooling": "history_pooling",
+    "genres": "genres",
+    "category_history": "category_history",
 }
 
 
@@ -142,7 +146,8 @@ def add_data_flags(parser: argparse.ArgumentParser, datasets: Iterable[str]) -> 
     data.add_argument(
         "--max-rows",
         type=int,
-        help="kuairand: read at most this many log rows (for a quick run on the full download)",
+        help="kuairand, taobao-user-behavior: read at most this many log rows (for a quick run "
+        "on the full download)",
     )
     data.add_argument(
         "--stream",
@@ -169,6 +174,32 @@ def add_data_flags(parser: argparse.ArgumentParser, datasets: Iterable[str]) -> 
         "--tfds-name",
         help="tfds: the prepared TFDS dataset to read from --data-dir (the TFDS data folder), "
         "e.g. census_income, kuairand, movielens_100k (see datasets/tfds/README.md)",
+    )
+    data.add_argument(
+        "--history-length",
+        type=int,
+        help="kuairand, movielens-100k, taobao-user-behavior: add the user's behaviour history "
+        "(past clicked videos, rated movies, items), this many newest ids strictly before each "
+        "row (default: no history)",
+    )
+    data.add_argument(
+        "--history-pooling",
+        choices=("mean", "sum", "max", "attention", "transformer"),
+        help="with --history-length: how the history becomes one vector; 'attention' is DIN's, "
+        "'transformer' BST's (needs keras-hub) (default mean)",
+    )
+    data.add_argument(
+        "--genres",
+        choices=("flags", "multi_hot"),
+        help="movielens-100k: the genres as 19 0/1 features (flags, default) or one multi-hot "
+        "list feature",
+    )
+    data.add_argument(
+        "--category-history",
+        action="store_const",
+        const=True,
+        default=None,
+        help="taobao-user-behavior: with --history-length, also the history of item categories",
     )
     data.add_argument(
         "--correlation",
