@@ -12,7 +12,7 @@ import pytest
 from tests.fresh_process import serve_in_fresh_process
 from tests.models.models_test import MODEL_KWARGS
 from zoo import models
-from zoo.export import export_saved_model
+from zoo.export import call_serving_function, export_saved_model, make_serving_function
 from zoo.export.warmup import read_warmup_requests
 from zoo.features import (
     CategoricalFeature,
@@ -192,3 +192,15 @@ def test_export_serves_lists_in_a_fresh_process(din_model, tmp_path):
                 served[name][task], expected[task][:, 0], rtol=1e-5, atol=1e-6, err_msg=name
             )
     np.testing.assert_allclose(served["longer"]["seen"], served["rows"]["seen"], rtol=1e-6)
+
+
+def test_the_serving_function_pads_python_lists_of_unequal_length(din_model):
+    rows = {k: v[:3] for k, v in TEST[0].items()}
+    lists = {k: v.tolist() for k, v in rows.items()}
+    lists["history"] = [[7], [], [1, 2, 3, 4, 5, 6, 7, 8, 9]]
+    lists["tags"] = [["a", "b"], [], ["c"]]
+    served = call_serving_function(make_serving_function(din_model), lists)
+    expected = din_model.predict(lists, verbose=0)
+    np.testing.assert_allclose(served["seen"].numpy(), expected["seen"][:, 0], rtol=1e-5)
+    with pytest.raises(TypeError, match="'history' expects int64 values of shape"):
+        call_serving_function(make_serving_function(din_model), {**lists, "history": [["a"]] * 3})
