@@ -110,6 +110,15 @@ def test_shared_history_takes_the_tables_dtype_and_width(preprocessor):
     }
 
 
+def test_a_shared_table_learns_its_vocabulary_from_the_history_too():
+    data = dict(TRAIN, history=np.array([[20, 77, -1], [30, -1, -1], [-1, -1, -1]]))
+    preprocessor = FeaturePreprocessor(_spec()).adapt(data)
+    # 77 was never a candidate, only watched: it gets a row, not the OOV bucket.
+    assert sorted(preprocessor.vocabularies["item"]) == [10, 20, 30, 77]
+    ids = preprocessor({**_row(), "history": tf.constant([[77, 78]], tf.int64)})["history"]
+    assert ids.numpy()[0, 0] > 0 and ids.numpy()[0, 1] == 0
+
+
 def test_multi_hot_vocabulary_is_learned_from_values_not_padding(preprocessor):
     assert sorted(preprocessor.vocabularies["tags"]) == ["x", "y", "z"]
 
@@ -161,6 +170,8 @@ def test_a_list_of_the_wrong_rank_or_dtype_is_refused(preprocessor):
         preprocessor({**_row(), "tags": tf.constant(["x"])})
     with pytest.raises(TypeError, match="'history' expects lists of int64"):
         preprocessor({**_row(), "history": tf.constant([["a"]])})
+    with pytest.raises(TypeError, match="'history' expects lists of int64"):
+        preprocessor({**_row(), "history": tf.ragged.constant([["a", "b"]])})
 
 
 def test_config_round_trip_encodes_alike(preprocessor):

@@ -46,11 +46,16 @@ class FeaturePreprocessor(keras.layers.Layer):
     """Raw feature values in, model-ready ids and floats out.
 
     Built from a feature spec into Keras preprocessing layers: `StringLookup`
-    or `IntegerLookup` (with an OOV bucket) or `Hashing` per categorical
-    feature, `Normalization` per numeric one. `adapt` learns vocabularies and
+    or `IntegerLookup` (with an OOV bucket) or `Hashing` per categorical,
+    multi-hot or sequence feature (a sequence that shares another feature's
+    table uses that feature's lookup), `HashedCrossing` per crossed feature,
+    `Normalization` per numeric one. `adapt` learns vocabularies and
     statistics from training data only; they are then part of this layer's
-    config, so the preprocessor saves, reloads and exports with the model
-    and a client sends raw values, never indices.
+    config (long vocabularies: of its `.keras` assets), so the preprocessor
+    saves, reloads and exports with the model and a client sends raw
+    values, never indices. The vocabulary of a feature whose table a
+    history shares is learned from both columns: a video seen only in
+    histories still gets a row of its own.
 
     It runs in TensorFlow (string ops), so the training pipeline maps it over
     the `tf.data` input once and caches the result, and the serving signature
@@ -58,8 +63,9 @@ class FeaturePreprocessor(keras.layers.Layer):
     which keeps them XLA-compilable.
 
     Args:
-        features: list of `CategoricalFeature` / `NumericFeature` (or their
-            `to_config()` dicts).
+        features: list of `CategoricalFeature`, `NumericFeature`,
+            `MultiHotFeature`, `SequenceFeature` and `CrossedFeature` (or
+            their `to_config()` dicts).
         vocabularies: dict name -> list of values, learned by `adapt`.
             Those longer than `INLINE_VOCABULARY_LIMIT` travel as asset
             files of the `.keras` file instead of in this config.
@@ -74,12 +80,17 @@ class FeaturePreprocessor(keras.layers.Layer):
         **kwargs: base layer keyword arguments.
 
     Call arguments:
-        inputs: dict from feature name to a tensor `(batch,)` of raw values:
-            string or int64 for categoricals, float for numerics.
+        inputs: dict from raw input name (every feature but the crossed ones)
+            to its raw values: a `(batch,)` tensor of strings or int64
+            (categorical) or floats (numeric); for a multi-hot or sequence
+            feature a `(batch, length)` tensor padded with `LIST_PADDING`
+            (`""` or -1) or a ragged one.
 
     Returns:
-        Dict from feature name to `(batch,)` int32 ids (categorical) or
-        float32 values (numeric).
+        Dict from feature name to `(batch,)` int32 ids (categorical,
+        crossed) or float32 values (numeric), or `(batch, max_len)` int32
+        ids with -1 at padding (multi-hot, sequence; a longer list keeps
+        its first `max_len` values).
 
     Example:
     ```python
@@ -232,6 +243,10 @@ class FeaturePreprocessor(keras.layers.Layer):
         needed = [f for f in self.features if f.name in set(self.features_needing_adapt())]
         moments = {f.name: _Moments(f.name) for f in needed if isinstance(f, NumericFeature)}
         counted = dict.fromkeys((f.name for f in needed), 0)
+        sharing = {}  # table owner -> the histories whose values it also learns from
+        for f in self.features:
+            if getattr(f, "shares_table_with", None):
+                sharing.setdefault(f.shares_table_with, []).append(f)
         for feature in needed:
             if feature.name not in moments:
                 self._encoders[feature.name].reset_state()
@@ -253,6 +268,11 @@ class FeaturePreprocessor(keras.layers.Layer):
                 )
             for feature in needed:
                 values = _flat_values(feature, batch[feature.name])
+                for history in sharing.get(feature.name, ()):
+                    if history.name in batch:
+                        values = np.concatenate(
+                            [values, _flat_values(history, batch[history.name])]
+                        )
                 counted[feature.name] += values.size
                 if feature.name in moments:
                     moments[feature.name].update(values)
@@ -371,6 +391,7 @@ class FeaturePreprocessor(keras.layers.Layer):
             raise KeyError(f"Missing raw features {missing}. Received keys: {sorted(inputs)}")
         outputs = {}
         raw_dtypes = self.raw_dtypes()
+        cast = dict(inputs)  # raw values in their spec's dtype, for the crosses below
         for f in self.features:
             name = f.name
             if isinstance(f, CrossedFeature):
@@ -393,7 +414,7 @@ class FeaturePreprocessor(keras.layers.Layer):
                         f"Received dtype {value.dtype.name}."
                     )
                 value = tf.cast(value, dtype)
-            inputs = {**inputs, name: value}
+            cast[name] = value
             encoder = self._encoders[name]
             if isinstance(f, NumericFeature):
                 value = tf.debugging.check_numerics(
@@ -404,7 +425,7 @@ class FeaturePreprocessor(keras.layers.Layer):
                 outputs[name] = tf.cast(encoder(value), tf.int32)
         for f in self.features:
             if isinstance(f, CrossedFeature):
-                crossed = tuple(inputs[name] for name in f.features)
+                crossed = tuple(cast[name] for name in f.features)
                 outputs[f.name] = tf.cast(self._encoders[f.name](crossed), tf.int32)
         return outputs
 
@@ -412,9 +433,8 @@ class FeaturePreprocessor(keras.layers.Layer):
         """`(batch, max_len)` int32 ids of a list feature's raw values, -1 where padding."""
         dtype = tf.string if feature.dtype == "string" else tf.int64
         padding = LIST_PADDING[feature.dtype]
-        if isinstance(value, tf.RaggedTensor):
-            value = value.to_tensor(default_value=tf.cast(padding, value.dtype))
-        value = tf.convert_to_tensor(value)
+        if not isinstance(value, tf.RaggedTensor):
+            value = tf.convert_to_tensor(value)
         if value.dtype != dtype:
             if not (dtype == tf.int64 and value.dtype.is_integer):
                 raise TypeError(
@@ -422,6 +442,8 @@ class FeaturePreprocessor(keras.layers.Layer):
                     f"Received dtype {value.dtype.name}."
                 )
             value = tf.cast(value, dtype)
+        if isinstance(value, tf.RaggedTensor):
+            value = value.to_tensor(default_value=tf.constant(padding, dtype))
         if value.shape.rank is not None and value.shape.rank != 2:
             raise ValueError(
                 f"Feature {feature.name!r} takes a list of values per row: a (batch, length) "
