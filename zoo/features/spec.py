@@ -38,19 +38,24 @@ def _check_name(name):
         )
 
 
-def _check_encoding(feature):
-    """Checks the fields that say how a categorical value becomes an id (shared by three kinds)."""
-    _check_name(feature.name)
-    if feature.dtype not in CATEGORICAL_DTYPES:
+def _check_dtype_and_width(feature):
+    """Checks `dtype` and `embedding_dim`, where set (a shared history may leave them unset)."""
+    if feature.dtype is not None and feature.dtype not in CATEGORICAL_DTYPES:
         raise ValueError(
             f"Feature {feature.name!r}: expected dtype in {CATEGORICAL_DTYPES}. "
             f"Received: dtype={feature.dtype!r}"
         )
-    if feature.embedding_dim < 1:
+    if feature.embedding_dim is not None and feature.embedding_dim < 1:
         raise ValueError(
             f"Feature {feature.name!r}: expected embedding_dim >= 1. "
             f"Received: embedding_dim={feature.embedding_dim}"
         )
+
+
+def _check_encoding(feature):
+    """Checks the fields that say how a categorical value becomes an id (shared by three kinds)."""
+    _check_name(feature.name)
+    _check_dtype_and_width(feature)
     if feature.num_hash_bins is not None and feature.vocabulary is not None:
         raise ValueError(
             f"Feature {feature.name!r}: give either vocabulary or num_hash_bins, not both."
@@ -281,16 +286,7 @@ class SequenceFeature:
                 )
             if self.shares_table_with == self.name:
                 raise ValueError(f"Feature {self.name!r} cannot share its own table.")
-            if self.dtype is not None and self.dtype not in CATEGORICAL_DTYPES:
-                raise ValueError(
-                    f"Feature {self.name!r}: expected dtype in {CATEGORICAL_DTYPES}. "
-                    f"Received: dtype={self.dtype!r}"
-                )
-            if self.embedding_dim is not None and self.embedding_dim < 1:
-                raise ValueError(
-                    f"Feature {self.name!r}: expected embedding_dim >= 1. "
-                    f"Received: embedding_dim={self.embedding_dim}"
-                )
+            _check_dtype_and_width(self)
         _check_list(self, SEQUENCE_POOLINGS)
         if self.target is None and self.shares_table_with is not None:
             object.__setattr__(self, "target", self.shares_table_with)
