@@ -1,4 +1,4 @@
-"""The layers that turn a history (or a multi-hot list) into one vector, and FeatureEmbedding's use of them."""
+"""Pooling a history (or a multi-hot list) into one vector; FeatureEmbedding with them."""
 
 import keras
 import numpy as np

@@ -68,7 +68,7 @@ class FieldEmbedding(keras.layers.Layer):
             raise ValueError("Expected at least one feature. Received: features=[]")
 
     def attention_weights(self, inputs):
-        """DIN's weights of its attention-pooled histories (`FeatureEmbedding.attention_weights`)."""
+        """DIN's weights of the attention-pooled histories (as `FeatureEmbedding`'s)."""
         return {} if self.categorical is None else self.categorical.attention_weights(inputs)
 
     @property
