@@ -167,3 +167,35 @@ def test_streaming_kuairand_benchmark_writes_its_report(tmp_path):
         assert 0 < stream["train_rows"] < result["rows"]
         assert memory["peak_rss_mb"] > 0 and memory["stages"]["load"]["seconds"] > 0
     assert "Does memory grow with the log?" in (tmp_path / "streaming_kuairand.md").read_text()
+
+
+@pytest.mark.slow
+def test_sequence_features_benchmark_writes_its_report(tmp_path):
+    # KuaiRand only (it ships); MovieLens, where ../shared has it, is skipped to keep this short.
+    args = ["--smoke", "--datasets", "kuairand", "--lengths", 5, "--out", tmp_path]
+    completed = _bench("sequence_features.py", *args)
+    assert completed.returncode == 0, completed.stderr[-3000:] + completed.stdout[-3000:]
+    report = json.loads((tmp_path / "sequence_features.json").read_text())
+    assert report["settings"]["jit_compile"] is False
+    assert sorted(r["variant"] for r in report["runs"]) == [
+        "mmoe",
+        "mmoe-din",
+        "mmoe-mean",
+        "ple-din",
+    ]
+    assert all(0 < r["test_gauc"]["click"] < 1 for r in report["runs"])
+    # One seed is never evidence: every difference is "level".
+    assert {p["verdict"] for p in report["summary"]} == {"level"}
+    (cost,) = report["throughput"]
+    assert cost["status"] == "ok", cost
+    assert cost["serve_input_shape"] == [1024, 5]
+    assert cost["served_max_abs_diff"] < 1e-4
+    assert cost["stages"]["train"]["samples_per_s"] > 0
+    assert cost["stages"]["serve"]["samples_per_s"] > 0
+    assert cost["stages"]["serve"]["peak_rss_mb"] > 0
+    table = (tmp_path / "sequence_features.md").read_text()
+    assert "| MMoE + DIN | AUC |" in table and "against the history length" in table
+    # Finished runs are not trained again.
+    again = _bench("sequence_features.py", *args[:-4], "--lengths", "", "--out", tmp_path)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "KuaiRand seed 1" not in again.stdout

@@ -293,3 +293,39 @@ def test_mogenet_movielens_runs(tmp_path):
         "mogenet_movielens_plots.png",
         "savedmodels",
     ]
+
+
+@pytest.mark.slow
+def test_sequence_features_runs(tmp_path):
+    notebook, workdir = _execute("sequence_features.py", tmp_path)
+
+    stdout = _text_outputs(notebook)
+    assert "The SavedModel and the Keras model agree." in stdout
+    # The no-leakage rule: the two clicks of t=30 never see each other; t=40 sees both.
+    assert "t=30 video 9 clicked=True  -> history [7, -1, -1]" in stdout, stdout
+    assert "t=40 video 6 clicked=True  -> history [9, 8, 7]" in stdout, stdout
+    (scores,) = re.findall(
+        r"^MMoE \+ DIN: click AUC (\d\.\d+) GAUC (\d\.\d+), long_view AUC (\d\.\d+) GAUC "
+        r"(\d\.\d+), like AUC (\d\.\d+) GAUC (\d\.\d+)$",
+        stdout,
+        re.MULTILINE,
+    )
+    assert float(scores[0]) > 0.6 and float(scores[4]) > 0.6, stdout
+    # Histories of 5, 2 and 0 videos, padded with -1 to the longest.
+    assert "padded history payload, shape (3, 5)" in stdout
+    assert re.search(r"\[ *-1 +-1 +-1 +-1 +-1\]\]", stdout), stdout
+    # The REST body: one row, every raw input, the history a plain list.
+    (line,) = [line for line in stdout.splitlines() if line.startswith('{"signature_name"')]
+    (row,) = json.loads(line)["instances"]
+    history = row["watched_videos"]
+    assert len(history) == 5 and all(isinstance(v, int) for v in history), history
+    assert {"user_id", "video_id", "hour", "user_active_degree"} <= set(row)
+    assert re.search(r"highest weights: video \d+ \(-?\d\.\d+\)", stdout), stdout
+    assert (workdir / "sequence_features_plots.png").read_bytes().startswith(b"\x89PNG")
+    export = workdir / "savedmodels" / "mmoe-din-kuairand" / "1"
+    assert (export / "saved_model.pb").is_file()
+    assert (export / "assets.extra" / "tf_serving_warmup_requests").is_file()
+    assert sorted(p.name for p in workdir.iterdir()) == [
+        "savedmodels",
+        "sequence_features_plots.png",
+    ]
