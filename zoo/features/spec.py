@@ -88,6 +88,16 @@ def _check_encoding(feature):
             )
 
 
+def _feature_config(feature):
+    """A feature's `to_config()`: its fields, tuples as JSON lists, and its `kind`."""
+    config = {
+        key: list(value) if isinstance(value, tuple) else value
+        for key, value in dataclasses.asdict(feature).items()
+    }
+    config["kind"] = feature.kind
+    return config
+
+
 @dataclasses.dataclass(frozen=True)
 class CategoricalFeature:
     """A categorical input, encoded by vocabulary lookup or hashing.
@@ -120,11 +130,7 @@ class CategoricalFeature:
     kind = "categorical"
 
     def to_config(self):
-        config = dataclasses.asdict(self)
-        config["kind"] = self.kind
-        if config["vocabulary"] is not None:
-            config["vocabulary"] = list(config["vocabulary"])
-        return config
+        return _feature_config(self)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -146,9 +152,7 @@ class NumericFeature:
     kind = "numeric"
 
     def to_config(self):
-        config = dataclasses.asdict(self)
-        config["kind"] = self.kind
-        return config
+        return _feature_config(self)
 
 
 def _check_list(feature, poolings):
@@ -162,14 +166,6 @@ def _check_list(feature, poolings):
             f"Feature {feature.name!r}: expected pooling in {poolings}. "
             f"Received: pooling={feature.pooling!r}"
         )
-
-
-def _list_config(feature):
-    config = dataclasses.asdict(feature)
-    config["kind"] = feature.kind
-    if config.get("vocabulary") is not None:
-        config["vocabulary"] = list(config["vocabulary"])
-    return config
 
 
 @dataclasses.dataclass(frozen=True)
@@ -214,7 +210,7 @@ class MultiHotFeature:
     target = None
 
     def to_config(self):
-        return _list_config(self)
+        return _feature_config(self)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -310,9 +306,7 @@ class SequenceFeature:
     kind = "sequence"
 
     def to_config(self):
-        config = _list_config(self)
-        config["attention_units"] = list(self.attention_units)
-        return config
+        return _feature_config(self)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -352,10 +346,7 @@ class CrossedFeature:
     kind = "crossed"
 
     def to_config(self):
-        config = dataclasses.asdict(self)
-        config["kind"] = self.kind
-        config["features"] = list(self.features)
-        return config
+        return _feature_config(self)
 
 
 FEATURE_KINDS = {
