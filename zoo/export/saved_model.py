@@ -47,7 +47,7 @@ import tensorflow as tf
 from zoo.export.target import check_model_name
 from zoo.export.warmup import read_warmup_requests, write_warmup_requests
 from zoo.features.spec import LIST_PADDING
-from zoo.models.raw_inputs import RawFeatureEncoder
+from zoo.models.raw_inputs import RawFeatureEncoder, list_column
 
 SERVING_SIGNATURE = "serving_default"
 
@@ -228,7 +228,7 @@ def call_serving_function(function, features):
         shape = "(batch, length), padded" if is_list else "(batch,)"
         expected = f"Feature {name!r} expects {spec.dtype.name} values of shape {shape}."
         if is_list and not isinstance(value, (tf.Tensor, np.ndarray)):
-            value = _padded_lists(value, spec.dtype, expected)
+            value = _padded_lists(value, name, spec.dtype, expected)
         if not isinstance(value, tf.Tensor):
             try:
                 value = tf.convert_to_tensor(value)
@@ -264,11 +264,12 @@ def call_serving_function(function, features):
     return function(**feed)
 
 
-def _padded_lists(rows, dtype, expected):
+def _padded_lists(rows, name, dtype, expected):
     """Python lists of values per row (or a ragged tensor) as one padded rectangle."""
     padding = LIST_PADDING["string" if dtype == tf.string else "int64"]
     try:
-        ragged = rows if isinstance(rows, tf.RaggedTensor) else tf.ragged.constant(rows)
+        # What the model's own call takes lists with; the signature needs them padded.
+        ragged = list_column(rows, name, dtype)
         if ragged.dtype != dtype and not (dtype == tf.int64 and ragged.dtype.is_integer):
             raise TypeError(f"dtype {ragged.dtype.name}")
         return tf.cast(ragged, dtype).to_tensor(default_value=tf.constant(padding, dtype))

@@ -16,6 +16,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from zoo.features.spec import LIST_PADDING
+
 
 class RawFeatureEncoder:
     """Turns raw feature dicts into the preprocessed dicts a model computes on.
@@ -54,7 +56,7 @@ class RawFeatureEncoder:
             )
         present = [name for name in self.raw_dtypes if name in raw]
         features = {
-            name: (_list_column if name in self.list_features else _column)(
+            name: (list_column if name in self.list_features else _column)(
                 raw[name], name, self.raw_dtypes[name]
             )
             for name in present
@@ -145,7 +147,7 @@ def _column(values, name, raw_dtype):
     return tensor
 
 
-def _list_column(values, name, raw_dtype):
+def list_column(values, name, raw_dtype):
     """A list feature's raw values: a `(batch, length)` tensor or a ragged one; clear errors."""
     if isinstance(values, tf.RaggedTensor):
         tensor = values
@@ -169,10 +171,10 @@ def _list_column(values, name, raw_dtype):
             "the model inside `with model.preprocessed_inputs():`."
         )
     if tensor.shape.rank is not None and tensor.shape.rank != 2:
+        padding = LIST_PADDING["string" if raw_dtype == tf.string else "int64"]
         raise ValueError(
             f"Feature {name!r}: expected a list of values per row, a (batch, length) array "
-            f"padded with {'' if raw_dtype == tf.string else -1!r} or a ragged one. Received "
-            f"shape {tuple(tensor.shape)}."
+            f"padded with {padding!r} or a ragged one. Received shape {tuple(tensor.shape)}."
         )
     return tensor
 
