@@ -46,7 +46,7 @@ def ci_settings(stem):
         stem: the notebook's name without suffix, e.g. `"quickstart"`.
     """
     if stem == "quickstart":
-        # XLA stays on here: the quickstart shows `compile(jit_compile=True)`. Two
+        # XLA stays on here: the quickstart shows `compile()`, XLA by default. Two
         # epochs, so that its validation AUC plot has a line to show (seconds each).
         return {"ZOO_QUICKSTART_EPOCHS": "2"}
     if stem == "mogenet_movielens":

@@ -137,13 +137,15 @@ model = models.MMoE(
 # `fit` takes the raw columns and the labels as Keras does (dicts keyed by
 # feature and by task name). The model preprocesses the columns once, in
 # front of the training step; the step itself sees ids and floats only, so it
-# compiles with XLA (`jit_compile=True`).
+# compiles with XLA.
 #
 # `compile()` fills in per-task defaults: a binary cross-entropy loss and an
-# AUC metric for each task, and Adam with learning rate 1e-3.
+# AUC metric for each task, and Adam with learning rate 1e-3. Two defaults
+# differ from Keras' own, for speed: XLA is on even on a CPU-only machine,
+# and 8 training steps run per call into the compiled step.
 
 # %%
-model.compile(jit_compile=True)
+model.compile()
 history = model.fit(
     ds.train.features,
     ds.train.labels,

@@ -12,7 +12,7 @@ import json, sys
 import numpy as np
 import tensorflow as tf
 inputs = np.load(sys.argv[2], allow_pickle=True)
-signature = tf.saved_model.load(sys.argv[1]).signatures["serving_default"]
+signature = tf.saved_model.load(sys.argv[1]).signatures[sys.argv[3]]
 outputs = {}
 for batch in sorted({key.split("/", 1)[0] for key in inputs.files}):
     feed = {}
@@ -29,13 +29,14 @@ print(json.dumps(outputs))
 """
 
 
-def serve_in_fresh_process(saved_model_path, batches, work_dir):
-    """`serving_default`'s answers to each batch of raw features, from a new interpreter.
+def serve_in_fresh_process(saved_model_path, batches, work_dir, signature="serving_default"):
+    """A signature's answers to each batch of raw features, from a new interpreter.
 
     Args:
         saved_model_path: the exported version folder.
         batches: dict from batch name to a dict of raw feature arrays.
         work_dir: a folder for the inputs file (and the process's working directory).
+        signature: the signature to call.
 
     Returns:
         Dict from batch name to `{output: list}`, and `"zoo_imported"`: whether
@@ -44,7 +45,7 @@ def serve_in_fresh_process(saved_model_path, batches, work_dir):
     arrays = {f"{batch}/{k}": v for batch, raw in batches.items() for k, v in raw.items()}
     inputs = os.path.join(work_dir, "inputs.npz")
     np.savez(inputs, **arrays)
-    return run_without_zoo(SERVE, [str(saved_model_path), inputs], work_dir)
+    return run_without_zoo(SERVE, [str(saved_model_path), inputs, signature], work_dir)
 
 
 def run_without_zoo(script, args, work_dir):

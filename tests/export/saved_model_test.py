@@ -123,3 +123,25 @@ def test_fresh_process_without_zoo_matches_predict(
     assert ids["city"].numpy()[:5].tolist() == [0, 0, 0, 0, 0]
     assert ids["device"].numpy()[5] == 0
     assert np.isfinite(served["large"]["click"][:6]).all()
+
+
+@pytest.mark.slow
+def test_the_xla_twin_serves_the_same_answers_in_a_fresh_process(
+    trained, synthetic_dataset, tmp_path
+):
+    path = export.export_saved_model(trained, str(tmp_path / "sm"), "mmoe", xla_signatures=True)
+    raw = {k: v[:40] for k, v in synthetic_dataset.test.features.items()}
+    plain = serve_in_fresh_process(path, {"rows": raw}, tmp_path)
+    compiled = serve_in_fresh_process(path, {"rows": raw}, tmp_path, "serving_default_xla")
+    assert compiled["zoo_imported"] is False
+    for task in ("click", "like"):
+        np.testing.assert_allclose(compiled["rows"][task], plain["rows"][task], atol=1e-5)
+    # The twin is the model's dense part under XLA: its function carries XLA's mark.
+    graph = tf.saved_model.load(path).signatures["serving_default_xla"].graph.as_graph_def()
+    marked = [f.signature.name for f in graph.library.function if f.attr["_XlaMustCompile"].b]
+    assert marked, "no function of the twin is marked for XLA"
+
+
+def test_no_xla_twin_unless_asked(small_model, tmp_path):
+    path = export.export_saved_model(small_model, str(tmp_path / "sm"), "mmoe")
+    assert sorted(tf.saved_model.load(path).signatures) == ["serving_default"]

@@ -52,3 +52,34 @@ def test_rejects_duplicate_and_unknown_kinds():
         FeatureEmbedding([FEATURES[1], FEATURES[1]])
     with pytest.raises(ValueError, match="kind"):
         FeatureEmbedding([{"name": "x", "kind": "image"}])
+
+
+def _table_gradients(layer, inputs, weights):
+    import tensorflow as tf
+
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(layer(inputs) * weights)
+    return tape.gradient(loss, [t.embeddings for t in layer.tables])
+
+
+def test_small_tables_get_the_dense_gradient_of_the_gather(monkeypatch):
+    import tensorflow as tf
+
+    from zoo.layers.features import feature_embedding
+
+    features = FEATURES + [
+        {"name": "tags", "kind": "multi_hot", "input_dim": 4, "output_dim": 2,
+         "max_len": 3, "pooling": "sum"},
+    ]  # fmt: skip
+    inputs = dict(_inputs(), tags=np.array([[1, 1, -1], [3, -1, -1], [0, 2, 2]], "int32"))
+    inputs["a"] = np.array([4, 4, 2], "int32")  # a row read twice: its gradients add up
+    layer = FeatureEmbedding(features)
+    weights = np.random.default_rng(0).normal(size=(3, 3 + 3 + 2 + 2 + 1)).astype("float32")
+    dense = _table_gradients(layer, inputs, weights)
+    assert all(isinstance(g, tf.Tensor) for g in dense)
+    # The same layer with the plain gather: IndexedSlices, which must sum to the same.
+    monkeypatch.setattr(feature_embedding, "DENSE_GRADIENT_MAX_ROWS", 0)
+    sparse = _table_gradients(layer, inputs, weights)
+    assert all(isinstance(g, tf.IndexedSlices) for g in sparse)
+    for d, s in zip(dense, sparse):
+        np.testing.assert_allclose(d.numpy(), tf.convert_to_tensor(s).numpy(), rtol=1e-6)

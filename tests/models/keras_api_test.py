@@ -252,3 +252,38 @@ def test_compiled_losses_and_weights_reload_with_the_model(
     logs = reloaded.evaluate(raw, labels, verbose=0, return_dict=True)
     for key in ("loss", "click_loss", "like_loss"):
         assert logs[key] == pytest.approx(expected[key], rel=1e-5)
+
+
+def test_compile_defaults_to_xla_and_eight_steps_per_call(
+    synthetic_dataset, synthetic_preprocessor
+):
+    model = _mmoe(synthetic_preprocessor)
+    model.compile()
+    assert model.jit_compile is True  # Keras' own "auto" would be False on a CPU-only machine
+    assert model.steps_per_execution == 8
+    # 11 batches an epoch: one call of 8 steps, then one of 3; every batch trains once.
+    rows = 11 * 16 - 5
+    model.fit(
+        _rows(synthetic_dataset.train, rows),
+        _labels(synthetic_dataset.train, rows),
+        batch_size=16,
+        epochs=2,
+        verbose=0,
+    )
+    assert int(model.optimizer.iterations.numpy()) == 2 * 11
+
+
+def test_fit_hands_the_step_packed_features(synthetic_dataset, synthetic_preprocessor):
+    model = _mmoe(synthetic_preprocessor)
+    _compile(model)
+    raw = _rows(synthetic_dataset.train, 64)
+    packed = model.raw_feature_encoder(pack=True).encode_data(raw)
+    assert {"packed_ids", "packed_numeric"} <= set(packed)
+    assert not set(packed) & {f["name"] for f in model.features if f["kind"] != "multi_hot"}
+    with model.preprocessed_inputs():
+        from_packed = model.predict(packed, batch_size=16, verbose=0)
+    np.testing.assert_allclose(
+        from_packed["click"], model.predict(raw, batch_size=16, verbose=0)["click"], rtol=1e-6
+    )
+    history = model.fit(raw, _labels(synthetic_dataset.train, 64), batch_size=16, verbose=0)
+    assert np.isfinite(history.history["loss"]).all()

@@ -217,6 +217,12 @@ def add_export_flags(group: argparse._ActionsContainer) -> None:
     group.add_argument(
         "--export-name", default=None, help="served model name (default: <model>-<dataset>)"
     )
+    group.add_argument(
+        "--xla-signatures",
+        action="store_true",
+        help="also export <signature>_xla twins whose dense part XLA compiles (on a CPU, "
+        "TF Serving runs them with --xla_cpu_compilation_enabled=true)",
+    )
 
 
 def accepted_arguments(target: Callable) -> set[str]:

@@ -16,6 +16,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from zoo.features import packing
 from zoo.features.spec import LIST_PADDING
 
 
@@ -28,11 +29,15 @@ class RawFeatureEncoder:
             leaves them out, e.g. the YouTube model's position); absent, they
             are dropped again after preprocessing, and the model uses its
             "missing" value.
+        pack_for: the model's feature dicts, to hand `encode_data`'s
+            results over packed (`zoo.features.packing`); `None` leaves
+            them one tensor per feature.
     """
 
-    def __init__(self, preprocessor, optional=()):
+    def __init__(self, preprocessor, optional=(), pack_for=None):
         self.preprocessor = preprocessor
         self.optional = frozenset(optional)
+        self.pack_for = pack_for
         self.raw_dtypes = preprocessor.raw_dtypes()
         self.list_features = frozenset(preprocessor.list_features())
 
@@ -88,7 +93,10 @@ class RawFeatureEncoder:
             return None
         if isinstance(data, tf.data.Dataset):
             return data.map(self._encode_element, num_parallel_calls=tf.data.AUTOTUNE)
-        return self(as_feature_dict(data))
+        return self._packed(self(as_feature_dict(data)))
+
+    def _packed(self, features):
+        return features if self.pack_for is None else packing.pack(features, self.pack_for)
 
     def encode_validation_data(self, validation_data):
         """`fit`'s `validation_data`: a dataset, or a tuple whose first item is features."""
@@ -103,8 +111,8 @@ class RawFeatureEncoder:
 
     def _encode_element(self, *element):
         if len(element) == 1:  # a dataset of feature dicts alone
-            return self(element[0])
-        return (self(element[0]), *element[1:])
+            return self._packed(self(element[0]))
+        return (self._packed(self(element[0])), *element[1:])
 
 
 def as_feature_dict(data):
@@ -210,14 +218,21 @@ class RawFeatureInputs:
         """Whether calls now take raw features: a preprocessor, and no `preprocessed_inputs()`."""
         return self.preprocessor is not None and not self._preprocessed_scopes
 
-    def raw_feature_encoder(self):
-        """The `RawFeatureEncoder` in front of the model (features a signature omits optional)."""
+    def raw_feature_encoder(self, pack=False):
+        """The `RawFeatureEncoder` in front of the model (features a signature omits optional).
+
+        With `pack`, its `encode_data` hands the features over as the two
+        matrices of `zoo.features.packing`, which the model's call splits.
+        """
         optional = {name for omitted in self.serving_signatures().values() for name in omitted}
-        return RawFeatureEncoder(self.preprocessor, optional=optional)
+        return RawFeatureEncoder(
+            self.preprocessor, optional=optional, pack_for=self.features if pack else None
+        )
 
     def __call__(self, inputs, *args, **kwargs):
         if not self.takes_raw_features:
-            return super().__call__(inputs, *args, **kwargs)
+            # Packed by fit/evaluate/predict (or a packed pipeline): split in the compiled step.
+            return super().__call__(packing.unpack(inputs, self.features), *args, **kwargs)
         encoded = self.raw_feature_encoder()(as_feature_dict(inputs))
         with self.preprocessed_inputs():
             return super().__call__(encoded, *args, **kwargs)
@@ -235,7 +250,8 @@ class RawFeatureInputs:
         """Keras' `fit`/`evaluate`/`predict` with `x` (and `validation_data`) preprocessed."""
         bound = inspect.signature(method).bind(self, *args, **kwargs)
         if self.takes_raw_features:
-            encoder = self.raw_feature_encoder()
+            # Graph models attach sub-graphs by the features' names: they stay unpacked.
+            encoder = self.raw_feature_encoder(pack=not self.uses_graph)
             arguments = bound.arguments
             arguments["x"] = encoder.encode_data(arguments.get("x"))
             if arguments.get("validation_data") is not None:

@@ -9,7 +9,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from zoo.data.base.tabular_dataset import TabularDataset
 from zoo.distribute import ClusterBackupAndRestore, cluster_role, in_multi_worker_mode
+from zoo.features import packing
 from zoo.metrics.ranking import (
     accuracy,
     binary_cross_entropy,
@@ -235,10 +237,10 @@ def fit(model, dataset, config, graph_inputs=None, callbacks=()):
                 f"early_stopping_monitor={config.early_stopping_monitor!r} is not logged; "
                 f"choose one of {logged}"
             )
-    train_data = dataset.tf_dataset(
-        "train", model.preprocessor, config.batch_size, shuffle=True, seed=config.seed
+    train_data = _model_batches(
+        dataset, "train", model, config.batch_size, shuffle=True, seed=config.seed
     )
-    validation_data = dataset.tf_dataset("validation", model.preprocessor, config.batch_size)
+    validation_data = _model_batches(dataset, "validation", model, config.batch_size)
     if multi_worker:
         train_data = shard_by_worker(train_data, dataset, "train")
         validation_data = shard_by_worker(validation_data, dataset, "validation", by_file=False)
@@ -326,6 +328,26 @@ def fit(model, dataset, config, graph_inputs=None, callbacks=()):
         steps_per_epoch=steps_per_epoch,
         steps_per_execution=steps_per_execution,
     )
+
+
+def _model_batches(dataset, split, model, batch_size, **kwargs):
+    """`dataset.tf_dataset` with the features packed for the model (`zoo.features.packing`).
+
+    In-memory splits are packed before batching (two gathers a batch), a
+    streamed split batch by batch. Graph models stay unpacked:
+    `graph_inputs.attach` reads the user and item ids by name.
+    """
+    if model.uses_graph:
+        return dataset.tf_dataset(split, model.preprocessor, batch_size, **kwargs)
+    if isinstance(dataset, TabularDataset):
+        return dataset.tf_dataset(
+            split, model.preprocessor, batch_size, pack_for=model.features, **kwargs
+        )
+    batches = dataset.tf_dataset(split, model.preprocessor, batch_size, **kwargs)
+    return batches.map(
+        lambda features, *rest: (packing.pack(features, model.features), *rest),
+        num_parallel_calls=tf.data.AUTOTUNE,
+    ).prefetch(tf.data.AUTOTUNE)
 
 
 def execution_plan(steps_per_pass, steps_per_execution):

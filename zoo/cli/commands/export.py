@@ -32,7 +32,12 @@ def run(args: argparse.Namespace):
     name = args.export_name or f"{run['model']}-{dataset.name}"
     try:
         path = export_saved_model(
-            model, args.export_dir, name, version=args.version, warmup_rows=warmup_rows(dataset)
+            model,
+            args.export_dir,
+            name,
+            version=args.version,
+            warmup_rows=warmup_rows(dataset),
+            xla_signatures=args.xla_signatures,
         )
     except (ValueError, OSError) as error:
         raise SystemExit(f"zoo export: error: {error}") from None

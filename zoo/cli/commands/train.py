@@ -686,6 +686,8 @@ def _recovery_hint(output_dir, args, export_name):
     export = f"zoo export --run-dir {output_dir}"
     if export_name is not None:
         export += f" --export-dir {args.export_dir} --export-name {export_name}"
+        if args.xla_signatures:
+            export += " --xla-signatures"
     return (
         f"the trained model is safe in {output_dir}/model.keras, with its record in "
         f"{output_dir}/metrics.json. Finish the run with `zoo evaluate --run-dir {output_dir}` "
@@ -719,7 +721,11 @@ def _evaluate_and_export(args, record, model, dataset, result, output_dir, expor
         write_json(metrics_path, record)
         if export_name is not None:
             export_path = export_saved_model(
-                model, args.export_dir, export_name, warmup_rows=warmup_rows(dataset)
+                model,
+                args.export_dir,
+                export_name,
+                warmup_rows=warmup_rows(dataset),
+                xla_signatures=args.xla_signatures,
             )
             record["artifacts"]["saved_model"] = os.path.abspath(export_path)
         record["status"] = "complete"

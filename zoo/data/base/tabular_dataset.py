@@ -4,6 +4,7 @@ import numpy as np
 import tensorflow as tf
 
 from zoo.data.base.errors import DataError
+from zoo.features import packing
 from zoo.features.preprocessor import FeaturePreprocessor
 
 
@@ -145,7 +146,7 @@ class TabularDataset:
         """A `FeaturePreprocessor` for this dataset, adapted on the training split only."""
         return FeaturePreprocessor(self.features).adapt(self.train.features)
 
-    def tf_dataset(self, split, preprocessor, batch_size, shuffle=False, seed=None):
+    def tf_dataset(self, split, preprocessor, batch_size, shuffle=False, seed=None, pack_for=None):
         """Batches of a split for `model.fit` / `evaluate` / `predict`.
 
         `(features, labels)`, or `(features, labels, sample_weights)` when
@@ -155,10 +156,15 @@ class TabularDataset:
 
         The raw values go through `preprocessor` once, here, and stay in
         memory as whole columns; see `batched_dataset` for how batches are
-        cut from them.
+        cut from them. With `pack_for` (a model's `features`), the columns
+        are packed into two matrices first (`zoo.features.packing`), so a
+        batch is two gathers rather than one per feature; the model's call
+        takes either form.
         """
         data = self.split(split)
         features = preprocessor(data.features)
+        if pack_for is not None:
+            features = packing.pack(features, pack_for)
         labels, weights = {}, {}
         for name, values in data.labels.items():
             present = data.label_present(name)
