@@ -158,6 +158,9 @@ def compute_ratios(results, models, n_train):
     out = _ratios(results, models, n_train, recommended)
     if MATCHED in results:
         out["matched"] = _ratios(results, models, n_train, [MATCHED])["per_model"]
+        for model, entry in out["matched"].items():
+            if model in out["per_model"] and MATCHED in entry["test_auc"]:
+                out["per_model"][model]["test_auc"][MATCHED] = entry["test_auc"][MATCHED]
     return out
 
 

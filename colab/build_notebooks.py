@@ -18,6 +18,7 @@ Usage:
 import argparse
 import json
 import pathlib
+import re
 import sys
 import tempfile
 
@@ -191,8 +192,34 @@ def build(source, run=True):
         workdir.mkdir()
         notebook = execute(source, workdir, env, pathlib.Path(scratch, "jupyter"))
     notebook.metadata.pop("language_info", None)  # the kernel's patch version: churn only
+    _drop_native_start_up_lines(notebook)
     target.write_text(jupytext.writes(notebook, fmt="ipynb"))
     return target
+
+
+# TensorFlow's C++ start-up lines (absl's preamble, oneDNN and CUDA probes), which
+# TF_CPP_MIN_LOG_LEVEL cannot silence because they are logged before it is read
+# (see zoo/cli/quiet.py). They say what the build machine is, not what the
+# notebook does, and differ from machine to machine.
+NATIVE_START_UP_LINE = re.compile(
+    r"^(WARNING: All log messages before absl::InitializeLog\(\)|[IWE]\d{4} [\d:. ]+\d+ \S+:\d+\])"
+)
+
+
+def _drop_native_start_up_lines(notebook):
+    for cell in notebook.cells:
+        kept = []
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "stream" and output.get("name") == "stderr":
+                lines = output["text"].splitlines(keepends=True)
+                output["text"] = "".join(
+                    line for line in lines if not NATIVE_START_UP_LINE.match(line)
+                )
+                if not output["text"]:
+                    continue
+            kept.append(output)
+        if "outputs" in cell:
+            cell["outputs"] = kept
 
 
 def main(argv=None):

@@ -420,7 +420,19 @@ class FeaturePreprocessor(keras.layers.Layer):
                 value = tf.debugging.check_numerics(
                     value, f"Feature {name!r} received a NaN or infinite value"
                 )
-                outputs[name] = value if encoder is None else tf.cast(encoder(value), tf.float32)
+                if encoder is None:
+                    outputs[name] = value
+                    continue
+                mean, variance = self.statistics[name]
+                # A finite value far enough out normalizes to infinity, and what the
+                # model makes of an infinity depends on the kernels: NaN eagerly, a
+                # plausible 0.5 where grappler fuses the first matmul. Refused here.
+                outputs[name] = tf.debugging.check_numerics(
+                    tf.cast(encoder(value), tf.float32),
+                    f"Feature {name!r}: a value is too far from the training range (mean "
+                    f"{mean:.6g}, standard deviation {math.sqrt(variance):.6g}): normalized, it "
+                    "overflows float32",
+                )
             else:
                 outputs[name] = tf.cast(encoder(value), tf.int32)
         for f in self.features:
