@@ -183,8 +183,10 @@ def test_selection_bias_runs(tmp_path):
     aucs = [float(a) for a in re.findall(r"test AUC against true relevance (\d\.\d+)", stdout)]
     assert len(aucs) == 2 and min(aucs) > 0.85, stdout
     # Even after one epoch the shallow tower has learned that position 10 is clicked less.
+    # (By -0.3 with textbook Adam; up to 2026-12-07 Keras' Adam on repeated embedding rows
+    # took steps ~10x larger for the 10 positions, and this asked for -0.5.)
     shifts = [float(s) for s in re.findall(r"position +\d+: shallow logit ([+-]\d\.\d+)", stdout)]
-    assert len(shifts) == 10 and shifts[-1] < shifts[0] - 0.5, stdout
+    assert len(shifts) == 10 and shifts[-1] < shifts[0] - 0.2, stdout
     cvr = re.findall(r"(clicked rows only|ESMM): AUC over all impressions (\d\.\d+)", stdout)
     assert len(cvr) == 2 and all(float(auc) > 0.6 for _, auc in cvr), stdout
     assert len(re.findall(r"(Cross-Stitch|SNR-Trans): college_or_above AUC", stdout)) == 2

@@ -83,3 +83,27 @@ def test_small_tables_get_the_dense_gradient_of_the_gather(monkeypatch):
     assert all(isinstance(g, tf.IndexedSlices) for g in sparse)
     for d, s in zip(dense, sparse):
         np.testing.assert_allclose(d.numpy(), tf.convert_to_tensor(s).numpy(), rtol=1e-6)
+
+
+def test_adam_moves_a_row_read_many_times_by_one_step_as_textbook_adam():
+    # Keras 3's Adam, given IndexedSlices with repeated rows, adds each repeat's squared
+    # gradient to its second moment instead of the square of their sum: a row read n
+    # times moved up to sqrt(n) learning rates in one step. With the dense gradient,
+    # Adam's first step moves every row it touches by the learning rate, at most.
+    import keras
+    import tensorflow as tf
+
+    layer = FeatureEmbedding(
+        [{"name": "a", "kind": "categorical", "input_dim": 5, "output_dim": 3}]
+    )
+    ids = {"a": np.array([1] * 64 + [2], "int32")}  # row 1 read 64 times, row 2 once
+    layer(ids)
+    table = layer.tables[0].embeddings
+    before = table.numpy().copy()
+    optimizer = keras.optimizers.Adam(learning_rate=0.1)
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(layer(ids))
+    optimizer.apply_gradients(zip(tape.gradient(loss, [table]), [table]))
+    moved = np.abs(table.numpy() - before)
+    np.testing.assert_allclose(moved[[1, 2]], 0.1, rtol=1e-4)
+    assert np.all(moved[[0, 3, 4]] == 0.0)

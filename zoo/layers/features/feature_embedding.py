@@ -10,14 +10,20 @@ KINDS = ("categorical", "numeric", "multi_hot", "sequence")
 # Kinds whose ids are a padded list per row: (batch, max_len), -1 at padding.
 LIST_KINDS = ("multi_hot", "sequence")
 # A table of at most this many rows gets its gradient as a dense matrix, one
-# segment sum of the gathered rows' gradients. Differentiating a gather gives
-# `IndexedSlices`, which Keras 3's Adam (like AdamW, Adagrad, RMSprop, whose
-# moments decay on every row anyway) turns into a dense matrix more than once
-# per step, each time with a scatter-add that XLA runs one update at a time on
-# a CPU. For MMoE on Census-Income (a 528-row table, 32 ids a row) the dense
-# gradient trained 1.33x the samples per CPU-second at batch 1024. Larger
-# tables keep the sparse gradient: an optimizer that does update sparsely
-# (SGD without momentum) would pay for a dense one row by row.
+# segment sum of the gathered rows' gradients, for two reasons:
+# - Correctness: differentiating a gather gives `IndexedSlices` with a row
+#   repeated as often as a batch reads it, and Keras 3's Adam adds each
+#   repeat's squared gradient to its second moment instead of the square of
+#   their sum, so a row read n times moves up to sqrt(n) learning rates in one
+#   step (a Census value read 100 times a batch: 10). The dense gradient is
+#   textbook Adam, as PyTorch's and tf_keras' are.
+# - Speed: those `IndexedSlices` go through scatter-adds that XLA runs one
+#   update at a time on a CPU. For MMoE on Census-Income (a 528-row table, 32
+#   ids a row) the dense gradient trained 1.37x the samples per CPU-second.
+# Larger tables keep the sparse gradient, and with it Keras' inflated steps for
+# their most frequent rows: a dense gradient would make Adam read and write
+# the whole table three more times a step, and XLA cannot deduplicate the rows
+# (`tf.unique` has no static shape).
 DENSE_GRADIENT_MAX_ROWS = 2**16
 
 
