@@ -16,7 +16,7 @@ LIST_KINDS = ("multi_hot", "sequence")
 #   repeat's squared gradient to its second moment instead of the square of
 #   their sum, so a row read n times moves up to sqrt(n) learning rates in one
 #   step (a Census value read 100 times a batch: 10). The dense gradient is
-#   textbook Adam, as PyTorch's and tf_keras' are.
+#   textbook Adam, as PyTorch's is for its (dense) embedding gradients.
 # - Speed: those `IndexedSlices` go through scatter-adds that XLA runs one
 #   update at a time on a CPU. For MMoE on Census-Income (a 528-row table, 32
 #   ids a row) the dense gradient trained 1.37x the samples per CPU-second.
