@@ -16,8 +16,9 @@ has an XLA twin, `<signature>_xla` (`serving_default_xla`):
 the same inputs, outputs and checks, with the model's dense part (everything
 after the string lookups, which XLA cannot compile) compiled by XLA. On two
 CPU cores it answered MMoE's batches of 1024 raw rows in 14-19% less time
-(`bench/machine_efficiency.py`). TF Serving runs it on a GPU as it is; on a
-CPU it needs `tensorflow_model_server --xla_cpu_compilation_enabled=true`,
+(`bench/machine_efficiency.py`). On a CPU, TF Serving needs
+`tensorflow_model_server --xla_cpu_compilation_enabled=true` (a flag for
+XLA:CPU only; on a GPU it has not been tried),
 and without that flag a call of the twin fails while `serving_default`
 keeps working. XLA compiles once per batch size it meets: give TF Serving's
 batching fixed `allowed_batch_sizes`, or expect a compilation (tens to
