@@ -49,7 +49,8 @@ def pack(inputs, features):
     ids, numeric = packed_columns(features)
     if any(name not in inputs for name in ids + numeric):
         return inputs
-    packed = {key: value for key, value in inputs.items() if key not in set(ids + numeric)}
+    scalar = set(ids + numeric)
+    packed = {key: value for key, value in inputs.items() if key not in scalar}
     if ids:
         packed[PACKED_IDS] = _stacked([inputs[name] for name in ids], tf.int32)
     if numeric:

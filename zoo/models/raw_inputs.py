@@ -218,6 +218,14 @@ class RawFeatureInputs:
         """Whether calls now take raw features: a preprocessor, and no `preprocessed_inputs()`."""
         return self.preprocessor is not None and not self._preprocessed_scopes
 
+    @property
+    def packs_features(self):
+        """Whether fit, evaluate, predict and `zoo.training.fit` hand the step packed features.
+
+        Not for graph models: `graph_inputs.attach` reads the user and item ids by name.
+        """
+        return not self.uses_graph
+
     def raw_feature_encoder(self, pack=False):
         """The `RawFeatureEncoder` in front of the model (features a signature omits optional).
 
@@ -250,8 +258,7 @@ class RawFeatureInputs:
         """Keras' `fit`/`evaluate`/`predict` with `x` (and `validation_data`) preprocessed."""
         bound = inspect.signature(method).bind(self, *args, **kwargs)
         if self.takes_raw_features:
-            # Graph models attach sub-graphs by the features' names: they stay unpacked.
-            encoder = self.raw_feature_encoder(pack=not self.uses_graph)
+            encoder = self.raw_feature_encoder(pack=self.packs_features)
             arguments = bound.arguments
             arguments["x"] = encoder.encode_data(arguments.get("x"))
             if arguments.get("validation_data") is not None:

@@ -20,6 +20,7 @@ from zoo.metrics.ranking import (
     mean_squared_error,
     roc_auc,
 )
+from zoo.models.task_training import DEFAULT_STEPS_PER_EXECUTION
 
 
 @dataclasses.dataclass
@@ -61,7 +62,7 @@ class TrainingConfig:
     batch_size: int = 1024
     learning_rate: float = 1e-3
     jit_compile: bool = True
-    steps_per_execution: int = 8
+    steps_per_execution: int = DEFAULT_STEPS_PER_EXECUTION
     early_stopping_patience: int | None = 3
     early_stopping_monitor: str = "val_loss"
     seed: int = 2024
@@ -334,10 +335,10 @@ def _model_batches(dataset, split, model, batch_size, **kwargs):
     """`dataset.tf_dataset` with the features packed for the model (`zoo.features.packing`).
 
     In-memory splits are packed before batching (two gathers a batch), a
-    streamed split batch by batch. Graph models stay unpacked:
-    `graph_inputs.attach` reads the user and item ids by name.
+    streamed split batch by batch; a model whose `packs_features` is false
+    gets them one tensor per feature.
     """
-    if model.uses_graph:
+    if not model.packs_features:
         return dataset.tf_dataset(split, model.preprocessor, batch_size, **kwargs)
     if isinstance(dataset, TabularDataset):
         return dataset.tf_dataset(
