@@ -7,7 +7,9 @@ import platform
 import shlex
 import signal
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -456,3 +458,24 @@ def child_failure_kind(record, note):
     if rc in (-9, 137):
         return "killed (SIGKILL: the system's out-of-memory killer?)"
     return f"exception (return code {rc})"
+
+
+def worktree(revision):
+    """A checkout of `revision` beside the repository (created once, reused): `(path, commit)`.
+
+    For before/after benchmarks that import an earlier revision of the zoo.
+    """
+    commit = subprocess.run(
+        ["git", "-C", REPO_ROOT, "rev-parse", "--short", revision],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    path = os.path.join(tempfile.gettempdir(), f"zoo-before-{commit}")
+    if not os.path.isdir(path):
+        subprocess.run(
+            ["git", "-C", REPO_ROOT, "worktree", "add", "--detach", path, commit],
+            check=True,
+            capture_output=True,
+        )
+    return path, commit

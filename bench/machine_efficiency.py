@@ -293,24 +293,6 @@ def _device(tf):
 # --------------------------------------------------------------------------- parent
 
 
-def worktree(revision):
-    """A checkout of `revision` beside the repository (created once, reused)."""
-    commit = subprocess.run(
-        ["git", "-C", bu.REPO_ROOT, "rev-parse", "--short", revision],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
-    path = os.path.join(tempfile.gettempdir(), f"zoo-before-{commit}")
-    if not os.path.isdir(path):
-        subprocess.run(
-            ["git", "-C", bu.REPO_ROOT, "worktree", "add", "--detach", path, commit],
-            check=True,
-            capture_output=True,
-        )
-    return path, commit
-
-
 def summarize(runs):
     def med(side, getter):
         values = [getter(r) for r in runs if r.get("side") == side and r.get("status") == "ok"]
@@ -479,7 +461,7 @@ def main(argv=None):
         "latency_calls": 300,
         "latency_warmup": 30,
     }
-    before_root, before_commit = worktree(args.before)
+    before_root, before_commit = bu.worktree(args.before)
     after_commit = subprocess.run(
         ["git", "-C", bu.REPO_ROOT, "rev-parse", "--short", "HEAD"],
         capture_output=True,

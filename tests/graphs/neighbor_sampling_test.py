@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from zoo.graphs import CSRGraph, NeighborSampler, full_graph
+from zoo.graphs import CSRGraph, NeighborSampler, full_graph, sample_neighbors
 
 NUM_NODES = 30
 FANOUT = 3
@@ -119,3 +119,43 @@ def test_rejects_bad_fanouts():
         NeighborSampler(GRAPH, (10, 0))
     with pytest.raises(ValueError, match=r"Received: fanouts=\(\)"):
         NeighborSampler(GRAPH, ())
+
+
+@pytest.mark.parametrize("replace", [False, True])
+def test_hops_are_prefixes_of_the_nodes_and_the_edges(replace):
+    sub = NeighborSampler(GRAPH, (FANOUT, 2), replace=replace)(SEEDS, seed=(3, 1))
+    hop_nodes, hop_edges = sub["hop_nodes"].numpy(), sub["hop_edges"].numpy()
+    dst, src = sub["edge_dst"].numpy(), sub["edge_src"].numpy()
+    assert hop_nodes[0] == len(set(SEEDS)) and hop_nodes[-1] == len(sub["node_ids"])
+    assert hop_edges[-1] == len(dst)
+    assert (np.diff(dst) >= 0).all()  # sorted by destination
+    starts = np.concatenate([[0], hop_edges[:-1]])
+    for hop, (first, last) in enumerate(zip(starts, hop_edges)):
+        # Hop h's edges go into the nodes first reached at hop h, from nodes within h + 1 hops.
+        low = 0 if hop == 0 else hop_nodes[hop - 1]
+        assert ((dst[first:last] >= low) & (dst[first:last] < hop_nodes[hop])).all()
+        assert (src[first:last] < hop_nodes[hop + 1]).all()
+
+
+def test_without_replacement_every_neighbour_is_equally_likely():
+    # The hub (node 0) has 12 neighbours and 3 are drawn: each should come out in a quarter
+    # of the draws, and every draw 3 distinct ones. 2,000 draws (the hub asked 2,000 times
+    # in one call, each row drawn on its own): the standard deviation of a frequency is
+    # 0.0097, so 0.04 is a 4-sigma band.
+    rows, neighbors = sample_neighbors(GRAPH, np.zeros(2000, "int64"), FANOUT, seed=(7, 1))
+    rows, neighbors = rows.numpy(), neighbors.numpy()
+    np.testing.assert_array_equal(np.bincount(rows), np.full(2000, FANOUT))
+    draws = neighbors.reshape(2000, FANOUT)  # rows come grouped
+    assert all(len(set(draw)) == FANOUT for draw in draws)
+    assert ADJACENCY[0, neighbors].all()
+    frequency = np.bincount(neighbors, minlength=NUM_NODES)[ADJACENCY[0]] / 2000
+    np.testing.assert_allclose(frequency, FANOUT / DEGREES[0], atol=0.04)
+    # Pairs as well as single neighbours: 66 pairs, each expected in 1/22 of the draws.
+    pairs = np.zeros((NUM_NODES, NUM_NODES))
+    for draw in draws:
+        for a in draw:
+            for b in draw:
+                pairs[a, b] += a != b
+    hub = np.flatnonzero(ADJACENCY[0])
+    off_diagonal = pairs[np.ix_(hub, hub)][~np.eye(len(hub), dtype=bool)] / 2000
+    np.testing.assert_allclose(off_diagonal, 1 / 22, atol=0.025)

@@ -7,10 +7,11 @@ import pytest
 import tensorflow as tf
 
 from tests.layer_test_case import run_layer_test
-from zoo.graphs import CSRGraph, GraphInputs, full_graph
+from zoo.graphs import CSRGraph, GraphInputs, full_graph, layer_extents
 from zoo.layers import (
     GraphEnhancedExpertsSwitcher,
     MultiChannelMGNN,
+    NGCFEncoder,
     NGCFPropagation,
     PairInteraction,
 )
@@ -52,6 +53,30 @@ def test_sampling_every_neighbour_gives_the_whole_graph_outputs(dataset, preproc
     small = GraphInputs.from_dataset(dataset, preprocessor, fanouts=(1, 1))
     rough = encoder({**features, "graph": small.subgraphs(users, items)})
     assert not np.allclose(rough["user_bipartite"], exact["user_bipartite"], atol=1e-4)
+
+
+@pytest.mark.parametrize("model", ["mgnn", "ngcf"])
+def test_layers_skip_what_no_seed_reads_without_changing_the_seeds(model, dataset, preprocessor):
+    # Small fan-outs, so that the outer hops are real work to skip.
+    sampled = GraphInputs.from_dataset(dataset, preprocessor, fanouts=(2, 2))
+    keras.utils.set_random_seed(3)
+    if model == "mgnn":
+        encoder = make_graph_encoder(sampled, preprocessor, units=8)
+    else:
+        encoder = NGCFEncoder(sampled.num_users, sampled.num_items, units=8)
+    users, items, features = _batch(dataset, preprocessor)
+    graph = sampled.subgraphs(users, items, step=5)
+    untrimmed = {
+        channel: {k: v for k, v in sub.items() if not k.startswith("hop_")}
+        for channel, sub in graph.items()
+    }
+    assert layer_extents(untrimmed["bipartite"], 2) is None
+    extents = layer_extents(graph["bipartite"], 2)
+    assert int(extents[1][0]) < int(extents[0][0]) < len(graph["bipartite"]["node_ids"])
+    trimmed = encoder({**features, "graph": graph})
+    full = encoder({**features, "graph": untrimmed})
+    for name in full:
+        np.testing.assert_allclose(trimmed[name], full[name], atol=1e-5)
 
 
 def test_node_tables_serve_what_the_whole_graph_computes(dataset, preprocessor):
@@ -148,6 +173,24 @@ def test_ngcf_scales_a_sampled_neighbourhood_to_the_full_sum():
     message = 4 / np.sqrt(4 * 1) * nodes[1]
     z = (nodes[0] + message) @ w1 + b1 + (message * nodes[0]) @ w2 + b2
     np.testing.assert_allclose(out[0], np.where(z > 0, z, 0.2 * z), atol=1e-5)
+
+
+def test_ngcf_penalizes_the_batch_embeddings_as_its_code_does(dataset, preprocessor):
+    # decay * l2_loss(batch embeddings) / batch: sum over the batch's users and items of
+    # ||e^(0)||^2 / 2, over the batch size; only while training, and not the whole table.
+    sampled = GraphInputs.from_dataset(dataset, preprocessor, fanouts=(2, 2))
+    encoder = NGCFEncoder(sampled.num_users, sampled.num_items, units=4, embedding_l2=0.5)
+    users, items, features = _batch(dataset, preprocessor, rows=8)
+    inputs = {**features, "graph": sampled.subgraphs(users, items)}
+    encoder(inputs, training=False)
+    assert encoder.losses == []
+    encoder(inputs, training=True)
+    table = np.asarray(encoder.node_embedding.embeddings)
+    ego = table[np.concatenate([np.asarray(users), np.asarray(items) + sampled.num_users])]
+    (loss,) = encoder.losses
+    np.testing.assert_allclose(float(loss), 0.5 * (ego**2).sum() / 2 / 8, rtol=1e-5)
+    with pytest.raises(ValueError, match="embedding_l2 >= 0"):
+        NGCFEncoder(3, 3, embedding_l2=-1.0)
 
 
 def test_ngcf_contract(tmp_path):

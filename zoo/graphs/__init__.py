@@ -12,7 +12,13 @@ from zoo.graphs.interaction_graphs import (
     to_sparse_tensor,
     top_k_cosine_similarity,
 )
-from zoo.graphs.neighbor_sampling import CSRGraph, NeighborSampler, full_graph, sample_neighbors
+from zoo.graphs.neighbor_sampling import (
+    CSRGraph,
+    NeighborSampler,
+    full_graph,
+    layer_extents,
+    sample_neighbors,
+)
 
 __all__ = [
     "CHANNELS",
@@ -21,6 +27,7 @@ __all__ = [
     "InteractionGraphs",
     "NeighborSampler",
     "full_graph",
+    "layer_extents",
     "positive_interaction_matrix",
     "sample_neighbors",
     "to_sparse_tensor",

@@ -48,10 +48,13 @@ class GraphAttentionAggregation(keras.layers.Layer):
             into `nodes` (`dst` aggregates from `src`), or as `"adjacency"`, a
             `tf.sparse.SparseTensor` `(num_nodes, num_nodes)` whose indices
             are (dst, src) (its values are ignored). `zoo.graphs.NeighborSampler`
-            and `zoo.graphs.full_graph` produce the index form.
+            and `zoo.graphs.full_graph` produce the index form. Optionally
+            `"num_targets"`, an int scalar: only the first `num_targets`
+            nodes receive messages (every `dst` must be below it), the
+            rest only send (see `zoo.graphs.layer_extents`).
 
     Returns:
-        Messages, float `(num_nodes, dim)`.
+        Messages, float `(num_targets, dim)` (`(num_nodes, dim)` by default).
 
     Example:
     ```python
@@ -121,30 +124,32 @@ class GraphAttentionAggregation(keras.layers.Layer):
     def call(self, inputs):
         nodes = inputs["nodes"]  # (num_nodes, dim)
         edge_dst, edge_src = _edge_indices(inputs)  # (num_edges,) each
-        num_nodes = ops.shape(nodes)[0]
-        scores = self._scores(nodes, edge_dst, edge_src)  # (num_edges,)
-        weights = _segment_softmax(scores, edge_dst, num_nodes)  # (num_edges,)
+        num_targets = inputs.get("num_targets", ops.shape(nodes)[0])
+        targets = nodes[:num_targets]  # (num_targets, dim)
+        scores = self._scores(targets, nodes, edge_dst, edge_src)  # (num_edges,)
+        weights = _segment_softmax(scores, edge_dst, num_targets)  # (num_edges,)
         neighbours = ops.take(nodes, edge_src, axis=0)  # (num_edges, dim)
         pooled = ops.segment_sum(
-            neighbours * weights[:, None], edge_dst, num_segments=num_nodes
-        )  # (num_nodes, dim)
+            neighbours * weights[:, None], edge_dst, num_segments=num_targets
+        )  # (num_targets, dim)
         return ops.leaky_relu(ops.matmul(pooled, self.kernel), self.negative_slope)
 
-    def _scores(self, nodes, edge_dst, edge_src):
+    def _scores(self, targets, nodes, edge_dst, edge_src):
         # Project once per node, then gather per edge: O(nodes * dim * a + edges * a).
         if self.attention == "dot":
-            queries = ops.take(ops.matmul(nodes, self.query_kernel), edge_dst, axis=0)  # (E, a)
+            queries = ops.take(ops.matmul(targets, self.query_kernel), edge_dst, axis=0)  # (E, a)
             keys = ops.take(ops.matmul(nodes, self.key_kernel), edge_src, axis=0)  # (E, a)
             scale = 1.0 / math.sqrt(self.query_kernel.shape[-1])
             return ops.sum(queries * keys, axis=-1) * scale
         hidden = ops.tanh(
-            ops.take(ops.matmul(nodes, self.dst_kernel), edge_dst, axis=0)
+            ops.take(ops.matmul(targets, self.dst_kernel), edge_dst, axis=0)
             + ops.take(ops.matmul(nodes, self.src_kernel), edge_src, axis=0)
         )  # (E, a)
         return ops.squeeze(ops.matmul(hidden, self.score_vector), axis=-1)
 
     def compute_output_shape(self, input_shape):
-        return tuple(_nodes_shape(input_shape))
+        shape = tuple(_nodes_shape(input_shape))
+        return shape if "num_targets" not in input_shape else (None, *shape[1:])
 
     def get_config(self):
         config = super().get_config()

@@ -42,11 +42,14 @@ class MGNNLayer(keras.layers.Layer):
         inputs: dict with `"nodes"`, float `(num_nodes, dim)`, and the edges
             as `"edge_dst"`/`"edge_src"` int `(num_edges,)` or as a
             `"adjacency"` `tf.sparse.SparseTensor` `(num_nodes, num_nodes)`
-            with (dst, src) indices. Extra keys (`"node_ids"`, `"seed_index"`
-            from `zoo.graphs.NeighborSampler`) are ignored.
+            with (dst, src) indices; optionally `"num_targets"`: update only
+            the first `num_targets` nodes (see `GraphAttentionAggregation`).
+            Extra keys (`"node_ids"`, `"seed_index"` from
+            `zoo.graphs.NeighborSampler`) are ignored.
 
     Returns:
-        Updated node states, float `(num_nodes, dim)`.
+        Updated node states, float `(num_targets, dim)` (`(num_nodes, dim)`
+        by default).
 
     Example:
     ```python
@@ -100,8 +103,9 @@ class MGNNLayer(keras.layers.Layer):
         self.gate_bias = self.add_weight(name="gate_bias", shape=(4 * dim,), initializer="zeros")
 
     def call(self, inputs):
-        nodes = inputs["nodes"]  # (num_nodes, dim)
-        messages = self.aggregation(inputs)  # (num_nodes, dim)
+        nodes = inputs["nodes"]
+        nodes = nodes[: inputs.get("num_targets", ops.shape(nodes)[0])]  # (num_targets, dim)
+        messages = self.aggregation(inputs)  # (num_targets, dim)
         gates = (
             ops.matmul(ops.concatenate([nodes, messages], axis=-1), self.gate_kernel)
             + self.gate_bias
@@ -111,7 +115,7 @@ class MGNNLayer(keras.layers.Layer):
         return ops.sigmoid(output_gate) * ops.tanh(cell)
 
     def compute_output_shape(self, input_shape):
-        return tuple(input_shape["nodes"])
+        return self.aggregation.compute_output_shape(input_shape)
 
     def get_config(self):
         config = super().get_config()

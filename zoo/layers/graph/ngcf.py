@@ -3,6 +3,8 @@ from keras import ops
 
 from zoo.api import register
 from zoo.graphs.graph_inputs import GRAPH_KEY
+from zoo.graphs.neighbor_sampling import layer_extents
+from zoo.layers.features.feature_embedding import embedding_lookup
 
 
 @register
@@ -28,10 +30,11 @@ class NGCFPropagation(keras.layers.Layer):
     Call arguments:
         inputs: dict with `"nodes"` float `(num_nodes, dim)`, `"edge_dst"`,
             `"edge_src"` int `(num_edges,)` and `"node_degrees"` float
-            `(num_nodes,)`.
+            `(num_nodes,)`; optionally `"num_targets"`: update only the
+            first `num_targets` nodes (every `dst` below it).
 
     Returns:
-        Float `(num_nodes, dim)`.
+        Float `(num_targets, dim)` (`(num_nodes, dim)` by default).
 
     References:
         Wang et al., "Neural Graph Collaborative Filtering", SIGIR 2019.
@@ -69,10 +72,10 @@ class NGCFPropagation(keras.layers.Layer):
         dst = ops.cast(inputs["edge_dst"], "int32")
         src = ops.cast(inputs["edge_src"], "int32")
         degrees = ops.cast(inputs["node_degrees"], nodes.dtype)  # (num_nodes,) whole-graph
-        num_nodes = ops.shape(nodes)[0]
+        num_targets = inputs.get("num_targets", ops.shape(nodes)[0])
         sampled = ops.segment_sum(
-            ops.ones_like(dst, dtype=nodes.dtype), dst, num_segments=num_nodes
-        )  # (num_nodes,) in-edges present
+            ops.ones_like(dst, dtype=nodes.dtype), dst, num_segments=num_targets
+        )  # (num_targets,) in-edges present
         dst_degree = ops.take(degrees, dst, axis=0)
         weights = (
             ops.sqrt(dst_degree)
@@ -81,16 +84,17 @@ class NGCFPropagation(keras.layers.Layer):
         )  # (E,) = p_ui * |N(u)| / s_u
         neighbours = ops.take(nodes, src, axis=0) * weights[:, None]  # (E, dim)
         own = ops.take(nodes, dst, axis=0)
-        pooled = ops.segment_sum(neighbours, dst, num_segments=num_nodes)
-        pooled_products = ops.segment_sum(neighbours * own, dst, num_segments=num_nodes)
+        pooled = ops.segment_sum(neighbours, dst, num_segments=num_targets)
+        pooled_products = ops.segment_sum(neighbours * own, dst, num_segments=num_targets)
         # W1 is linear, so sum_i p (W1 e_i) = W1 (sum_i p e_i): one matmul per node, not per edge.
         # NGCF's code adds its biases b1 (self and sum) and b2 (products) once per node.
-        sum_part = ops.matmul(nodes + pooled, self.w1) + self.b1
+        sum_part = ops.matmul(nodes[:num_targets] + pooled, self.w1) + self.b1
         product_part = ops.matmul(pooled_products, self.w2) + self.b2
         return ops.leaky_relu(sum_part + product_part, self.negative_slope)
 
     def compute_output_shape(self, input_shape):
-        return tuple(input_shape["nodes"])
+        shape = tuple(input_shape["nodes"])
+        return shape if "num_targets" not in input_shape else (None, *shape[1:])
 
     def get_config(self):
         config = super().get_config()
@@ -125,7 +129,15 @@ class NGCFEncoder(keras.layers.Layer):
         num_layers: int >= 1, propagation layers (the SIGIR paper's best: 3;
             MoGENet's comparison uses 2).
         kernel_regularizer: regularizer of the propagation kernels.
-        embeddings_regularizer: regularizer of the id embeddings.
+        embeddings_regularizer: regularizer of the whole id embedding table,
+            or `None`. Every step it reads and moves every row of the table;
+            `embedding_l2` is NGCF's own form.
+        embedding_l2: float >= 0, NGCF's L2 on the embeddings of the batch:
+            `embedding_l2 * sum(||e_u^(0)||^2 + ||e_i^(0)||^2) / 2 / batch`
+            over the batch's (user, item) pairs, added while training. The
+            authors' code regularizes the batch's user, positive and negative
+            item embeddings this way (`decay * l2_loss / batch_size`), not
+            the table.
         **kwargs: base layer keyword arguments.
 
     Returns:
@@ -148,9 +160,13 @@ class NGCFEncoder(keras.layers.Layer):
         num_layers=2,
         kernel_regularizer=None,
         embeddings_regularizer=None,
+        embedding_l2=0.0,
         **kwargs,
     ):
         super().__init__(**kwargs)
+        if not embedding_l2 >= 0:
+            raise ValueError(f"Expected embedding_l2 >= 0. Received: embedding_l2={embedding_l2}")
+        self.embedding_l2 = float(embedding_l2)
         self.num_users = int(num_users)
         self.num_items = int(num_items)
         self.user_id_feature = user_id_feature
@@ -197,20 +213,33 @@ class NGCFEncoder(keras.layers.Layer):
     def tables_ready(self):
         return self.built and bool(int(ops.convert_to_numpy(self.node_tables_ready.value)))
 
-    def _propagate(self, subgraph):
-        nodes = self.node_embedding(ops.cast(subgraph["node_ids"], "int32"))
+    def _propagate(self, subgraph, rows=None):
+        """`(rows, output_dim)`: e* of the sub-graph's nodes `rows` (all by default)."""
+        nodes = embedding_lookup(
+            self.node_embedding, ops.cast(subgraph["node_ids"], "int32"), self.compute_dtype
+        )
         layers = [nodes]
-        for layer in self.propagations:
-            nodes = layer(
-                {
-                    "nodes": nodes,
-                    "edge_dst": subgraph["edge_dst"],
-                    "edge_src": subgraph["edge_src"],
-                    "node_degrees": subgraph["node_degrees"],
-                }
-            )
+        extents = layer_extents(subgraph, self.num_layers)
+        for depth, layer in enumerate(self.propagations):
+            inputs = {
+                "nodes": nodes,
+                "edge_dst": subgraph["edge_dst"],
+                "edge_src": subgraph["edge_src"],
+                "node_degrees": subgraph["node_degrees"],
+            }
+            if extents is not None and rows is not None:
+                num_targets, num_edges = extents[depth]
+                inputs.update(
+                    num_targets=num_targets,
+                    edge_dst=inputs["edge_dst"][:num_edges],
+                    edge_src=inputs["edge_src"][:num_edges],
+                )
+            nodes = layer(inputs)
             layers.append(_l2_normalize(nodes))
-        return ops.concatenate(layers, axis=-1)  # (num_nodes, output_dim)
+        if rows is not None:
+            # Each layer's rows: a prefix that holds every seed (layer_extents).
+            layers = [ops.take(values, rows, axis=0) for values in layers]
+        return ops.concatenate(layers, axis=-1)
 
     def compute_node_tables(self, whole_graphs):
         """Fills the lookup table from the whole bipartite graph."""
@@ -223,8 +252,13 @@ class NGCFEncoder(keras.layers.Layer):
         graph = inputs.get(GRAPH_KEY)
         if graph is not None:
             sub = graph["bipartite"]
-            seeds = ops.take(self._propagate(sub), sub["seed_index"], axis=0)  # (2 * batch, dim)
+            seeds = self._propagate(sub, rows=sub["seed_index"])  # (2 * batch, dim)
             batch = ops.shape(seeds)[0] // 2
+            if training and self.embedding_l2 > 0:
+                ego = seeds[:, : self.units]  # e^(0) of the batch's users, then its items
+                self.add_loss(
+                    self.embedding_l2 * ops.sum(ego * ego) / 2 / ops.cast(batch, ego.dtype)
+                )
             return {"user": seeds[:batch], "item": seeds[batch:]}
         users = ops.cast(ops.reshape(inputs[self.user_id_feature], (-1,)), "int32")
         items = ops.cast(ops.reshape(inputs[self.item_id_feature], (-1,)), "int32")
@@ -245,6 +279,7 @@ class NGCFEncoder(keras.layers.Layer):
                 "num_layers": self.num_layers,
                 "kernel_regularizer": keras.regularizers.serialize(self.kernel_regularizer),
                 "embeddings_regularizer": keras.regularizers.serialize(self.embeddings_regularizer),
+                "embedding_l2": self.embedding_l2,
             }
         )
         return config
