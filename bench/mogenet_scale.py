@@ -22,9 +22,11 @@ user-item edges) a fresh child process, so that its peak RSS is its own:
 3. builds `zoo.graphs.GraphInputs.from_dataset` (user-item graph, top-10
    cosine user-user and item-item graphs with the similarity caps
    `max_users_per_item = max_items_per_user = --cap`, neighbour sampling
-   with `--fanouts`, with replacement: its cost per batch does not grow
-   with hub degrees; `--no-replace` samples without, about 20x slower per
-   batch at 1M edges), timed, with the RSS after it and the peak during it;
+   with `--fanouts`, with replacement; `--no-replace` samples without,
+   which once sorted every neighbour of the frontier and was about 20x
+   slower per batch at 1M edges, and since 2026-12-07 draws by Floyd's
+   algorithm at the same cost as with replacement), timed, with the RSS
+   after it and the peak during it;
 4. trains `zoo.models.MoGENet` (graph encoder `make_graph_encoder`, 32
    wide, one layer per fan-out) with `zoo.training.fit`, batch 1024, on a
    random `--steps` x batch rows of the training split per epoch for
@@ -607,7 +609,7 @@ def main(argv=None):
         "--no-replace",
         dest="replace",
         action="store_false",
-        help="sample neighbours without replacement (cost linear in the frontier's degrees)",
+        help="sample neighbours without replacement (Floyd's algorithm; same cost per batch)",
     )
     ap.add_argument("--cap", type=int, default=50, help="max_users_per_item = max_items_per_user")
     ap.add_argument("--top-k", type=int, default=10)
