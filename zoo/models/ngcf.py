@@ -28,8 +28,8 @@ class NGCF(MultiTaskModel):
         l2: float >= 0, L2 on the id embeddings of each batch's users and
             items, as NGCF's code applies its decay (1e-5); see
             `NGCFEncoder(embedding_l2=)`. Until 2026-12-07 it was a Keras
-            regularizer on the whole table, which also moved every row of
-            it through Adam every step: 2x slower, and not NGCF's form.
+            regularizer on the whole table, which is not NGCF's form and
+            gave every row of the table a gradient every step.
         features: feature list, or `None` with a preprocessor.
         preprocessor: an adapted `zoo.features.FeaturePreprocessor`.
         **kwargs: `MultiTaskModel` keyword arguments.
