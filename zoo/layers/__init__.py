@@ -14,6 +14,7 @@ from zoo.layers.experts.vector_conv import VectorConv1D
 from zoo.layers.features.feature_dropout import FeatureDropout
 from zoo.layers.features.feature_embedding import FeatureEmbedding
 from zoo.layers.features.field_embedding import FieldEmbedding
+from zoo.layers.gates.dselect_k_gate import DSelectKGate
 from zoo.layers.gates.noisy_top_k_gate import NoisyTopKGate
 from zoo.layers.gates.softmax_gate import SoftmaxGate
 from zoo.layers.graph.graph_attention_aggregation import GraphAttentionAggregation
@@ -50,16 +51,17 @@ from zoo.layers.switchers.switcher import Switcher
 from zoo.layers.towers.tower import Tower
 
 __all__ = [
-    "BiasLogit",
     "AutoMTLSearchSwitcher",
+    "BiasLogit",
     "BitGate",
     "CGCSwitcher",
     "ChoiceBlock",
     "CrossNetwork",
     "CrossStitchSwitcher",
+    "DSelectKGate",
     "EntireSpaceProduct",
-    "ExpertSelection",
     "Experts",
+    "ExpertSelection",
     "FacetTreeSwitcher",
     "FeatureDropout",
     "FeatureEmbedding",
@@ -72,25 +74,25 @@ __all__ = [
     "GroupRouting",
     "IndependentSwitcher",
     "LatentEmotionMixture",
-    "MLP",
     "MaskedPooling",
-    "MultiTaskBackbone",
     "MGNNLayer",
+    "MLP",
+    "MMoESwitcher",
     "MultiChannelMGNN",
+    "MultiTaskBackbone",
     "NGCFEncoder",
     "NGCFPropagation",
     "NoisyTopKGate",
     "OutputHead",
     "PairInteraction",
-    "MMoESwitcher",
-    "PLESwitcher",
     "PerTaskEmbeddingBackbone",
+    "PLESwitcher",
     "ProductLayer",
-    "SNRAverSwitcher",
-    "SNRTransSwitcher",
     "SearchedExpertsSwitcher",
     "SequenceTransformer",
     "SharedBottomSwitcher",
+    "SNRAverSwitcher",
+    "SNRTransSwitcher",
     "SoftmaxGate",
     "Switcher",
     "TargetAttention",

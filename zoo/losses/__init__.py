@@ -2,18 +2,22 @@
 
 from zoo.losses.weighting import (
     LOSS_WEIGHTINGS,
+    DynamicWeightAverage,
     FixedLossWeights,
     GradNorm,
     LossWeighting,
+    RandomLossWeighting,
     UncertaintyWeighting,
     get_loss_weighting,
 )
 
 __all__ = [
     "LOSS_WEIGHTINGS",
+    "DynamicWeightAverage",
     "FixedLossWeights",
     "GradNorm",
     "LossWeighting",
+    "RandomLossWeighting",
     "UncertaintyWeighting",
     "get_loss_weighting",
 ]

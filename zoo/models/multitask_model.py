@@ -61,7 +61,7 @@ class MultiTaskModel(
         tower_dropout: float, dropout in the towers.
         loss_weighting: how the task losses add up to the training loss:
             `None` or `"fixed"` (plain sum), a dict from task name to a fixed
-            weight, `"uncertainty"`, `"gradnorm"`, or a
+            weight, `"uncertainty"`, `"gradnorm"`, `"dwa"`, `"random"`, or a
             `zoo.losses.LossWeighting`. Its learned weights are saved with
             the model.
         bias_tower_feature: name of a feature (e.g. a user group) for a

@@ -255,8 +255,19 @@ class RawFeatureInputs:
         return self._run_keras_loop(keras.Model.predict, args, kwargs)
 
     def _run_keras_loop(self, method, args, kwargs):
-        """Keras' `fit`/`evaluate`/`predict` with `x` (and `validation_data`) preprocessed."""
+        """Keras' `fit`/`evaluate`/`predict` with `x` (and `validation_data`) preprocessed.
+
+        `fit` also gets the callbacks the loss weighting asks for (DWA's epoch boundary).
+        """
         bound = inspect.signature(method).bind(self, *args, **kwargs)
+        if method is keras.Model.fit:
+            extra = self.loss_weighting.training_callbacks()
+            if extra:
+                given = bound.arguments.get("callbacks")
+                bound.arguments["callbacks"] = [
+                    *(keras.tree.flatten(given) if given else []),
+                    *extra,
+                ]
         if self.takes_raw_features:
             encoder = self.raw_feature_encoder(pack=self.packs_features)
             arguments = bound.arguments

@@ -82,7 +82,7 @@ def _add_model_flags(model):
         "--gate-top-k",
         metavar="K",
         type=int,
-        help="--gate noisy-top-k: experts with a non-zero weight per row (default 2)",
+        help="--gate noisy-top-k or dselect-k: experts with a non-zero weight per row (default 2)",
     )
     model.add_argument(
         "--head",
@@ -158,11 +158,14 @@ def _add_graph_flags(graph):
 def _add_loss_flags(weighting):
     weighting.add_argument(
         "--loss-weighting",
-        choices=("fixed", "uncertainty", "gradnorm"),
+        # The names of zoo.losses.weighting.LOSS_WEIGHTINGS, written out: importing
+        # it imports TensorFlow, which `zoo train --help` must not wait for.
+        choices=("fixed", "uncertainty", "gradnorm", "dwa", "random"),
         default=None,
         help="how task losses add up: fixed weights (--loss-weights, default all 1), learned "
-        "uncertainty weighting (Kendall et al. 2018) or GradNorm (Chen et al. 2018) "
-        "(default: fixed; mogenet: uncertainty)",
+        "uncertainty weighting (Kendall et al. 2018), GradNorm (Chen et al. 2018), dynamic "
+        "weight average from the last two epochs' losses (dwa, Liu et al. 2019) or new random "
+        "weights every step (random, Lin et al. 2022) (default: fixed; mogenet: uncertainty)",
     )
     weighting.add_argument(
         "--loss-weights",
