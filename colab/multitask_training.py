@@ -33,7 +33,8 @@
 # 2. Census-Income with *uncertainty weighting* (Kendall et al., 2018),
 # 3. the same with most `never_married` labels missing, marked as missing,
 # 4. gate diagnostics and RelaImpr against a Shared-Bottom baseline,
-# 5. export for TF Serving, reload, predict.
+# 5. a sparse gate (DSelect-k) and loss weights that follow the epochs (DWA),
+# 6. export for TF Serving, reload, predict.
 
 # %% [markdown]
 # ## Setup
@@ -233,7 +234,50 @@ fig.savefig("multitask_training_plots.png", dpi=100)
 plt.show()
 
 # %% [markdown]
-# ## 5. Export, reload, predict
+# ## 5. A sparse gate and epoch-wise loss weights
+#
+# `gate="dselect-k"` (Hazimeh et al., NeurIPS 2021) replaces each task's
+# softmax gate by k = 2 differentiable single-expert selectors: once they are
+# binary, at most k experts get a non-zero weight in a row, and the others
+# cost nothing to skip. `entropy_weight` pushes the selectors there sooner.
+# `loss_weighting="dwa"` (Liu et al., CVPR 2019) weighs each task by how
+# little its loss fell over the last two epochs, so it needs three epochs to
+# move off the equal weights it starts with.
+
+# %%
+keras.utils.set_random_seed(1)
+sparse = models.MMoE(
+    tasks=census.tasks,
+    preprocessor=pre,
+    gate={"class_name": "dselect-k", "config": {"k": 2, "entropy_weight": 1e-3}},
+    **architecture,
+)
+train(sparse, census, EPOCHS)
+sparse_test = training.evaluate(sparse, census, "test")
+sparse_gates = sparse.gate_weights(
+    {name: values[:2048] for name, values in census.test.features.items()}
+)
+for task, weights in sparse_gates.items():
+    nonzero = (np.asarray(weights) > 0).sum(axis=1)
+    print(
+        f"DSelect-k gate of {task}: {nonzero.mean():.2f} experts with a non-zero weight per row "
+        f"(of {architecture['num_experts']})"
+    )
+print(
+    "DSelect-k test AUC: "
+    + ", ".join(f"{t} {sparse_test[t]['auc']:.4f}" for t in sparse.task_names)
+)
+
+keras.utils.set_random_seed(1)
+dwa = models.MMoE(tasks=census.tasks, preprocessor=pre, loss_weighting="dwa", **architecture)
+train(dwa, census, max(EPOCHS, 3), early_stopping_patience=None)
+print(
+    "DWA weights for the last epoch: "
+    + ", ".join(f"{t} {w:.3f}" for t, w in dwa.loss_weighting.task_weights().items())
+)
+
+# %% [markdown]
+# ## 6. Export, reload, predict
 #
 # The export takes raw feature values (strings, floats), runs the
 # preprocessor and the model, and answers one probability per task. The

@@ -164,6 +164,13 @@ def test_multitask_training_runs(tmp_path):
     aucs = [float(a) for a in re.findall(r"test AUC (\d\.\d+)", stdout)]
     assert len(aucs) == 4 and min(aucs) > 0.85, stdout
     assert "RelaImpr" in stdout and "collapsed onto: " in stdout
+    # DSelect-k with k = 2 leaves most of the 8 experts at exactly 0 (a softmax gate: none).
+    nonzero = re.findall(r"DSelect-k gate of \w+: ([\d.]+) experts with a non-zero weight", stdout)
+    assert len(nonzero) == 2 and all(1 <= float(n) < 4 for n in nonzero), stdout
+    # DWA moved off its equal starting weights after three epochs; they sum to the task count.
+    dwa_line = re.search(r"DWA weights for the last epoch: \w+ ([\d.]+), \w+ ([\d.]+)", stdout)
+    dwa = [float(w) for w in dwa_line.groups()]
+    assert abs(sum(dwa) - 2) < 2e-3 and dwa[0] != 1.0, stdout
     assert (workdir / "multitask_training_plots.png").read_bytes().startswith(b"\x89PNG")
     assert (workdir / "savedmodels" / "mmoe-uncertainty" / "1" / "saved_model.pb").is_file()
     assert sorted(p.name for p in workdir.iterdir()) == [
