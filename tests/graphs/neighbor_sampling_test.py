@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from zoo.graphs import CSRGraph, NeighborSampler, full_graph, sample_neighbors
+from zoo.graphs import CSRGraph, NeighborSampler, full_graph, neighbor_sampling, sample_neighbors
 
 NUM_NODES = 30
 FANOUT = 3
@@ -137,7 +137,10 @@ def test_hops_are_prefixes_of_the_nodes_and_the_edges(replace):
         assert (src[first:last] < hop_nodes[hop + 1]).all()
 
 
-def test_without_replacement_every_neighbour_is_equally_likely():
+@pytest.mark.parametrize("method", ["floyd", "sort"])
+def test_without_replacement_every_neighbour_is_equally_likely(method, monkeypatch):
+    if method == "sort":  # the branch of fan-outs above FLOYD_MAX_FANOUT
+        monkeypatch.setattr(neighbor_sampling, "FLOYD_MAX_FANOUT", 0)
     # The hub (node 0) has 12 neighbours and 3 are drawn: each should come out in a quarter
     # of the draws, and every draw 3 distinct ones. 2,000 draws (the hub asked 2,000 times
     # in one call, each row drawn on its own): the standard deviation of a frequency is
