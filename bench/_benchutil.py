@@ -460,17 +460,22 @@ def child_failure_kind(record, note):
     return f"exception (return code {rc})"
 
 
-def worktree(revision):
-    """A checkout of `revision` beside the repository (created once, reused): `(path, commit)`.
-
-    For before/after benchmarks that import an earlier revision of the zoo.
-    """
-    commit = subprocess.run(
+def short_commit(revision="HEAD"):
+    """The short hash of `revision` in this repository."""
+    return subprocess.run(
         ["git", "-C", REPO_ROOT, "rev-parse", "--short", revision],
         check=True,
         capture_output=True,
         text=True,
     ).stdout.strip()
+
+
+def worktree(revision):
+    """A checkout of `revision` beside the repository (created once, reused): `(path, commit)`.
+
+    For before/after benchmarks that import an earlier revision of the zoo.
+    """
+    commit = short_commit(revision)
     path = os.path.join(tempfile.gettempdir(), f"zoo-before-{commit}")
     if not os.path.isdir(path):
         subprocess.run(

@@ -32,7 +32,6 @@ bench/results/graph_throughput.{json,md}. Needs ../shared/data/taobao-multibehav
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -261,11 +260,7 @@ def main(argv=None):
         "data_dir": os.path.abspath(args.data_dir),
     }
     before_root, before_commit = bu.worktree(args.before)
-    after_commit = subprocess.run(
-        ["git", "-C", bu.REPO_ROOT, "rev-parse", "--short", "HEAD"],
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
+    after_commit = bu.short_commit()
     roots = {"before": before_root, "after": bu.REPO_ROOT}
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", OMP_NUM_THREADS=str(args.threads))
     runs = []
