@@ -16,6 +16,7 @@ from zoo.graphs.neighbor_sampling import (
     CSRGraph,
     NeighborSampler,
     full_graph,
+    layer_edges,
     layer_extents,
     sample_neighbors,
 )
@@ -27,6 +28,7 @@ __all__ = [
     "InteractionGraphs",
     "NeighborSampler",
     "full_graph",
+    "layer_edges",
     "layer_extents",
     "positive_interaction_matrix",
     "sample_neighbors",

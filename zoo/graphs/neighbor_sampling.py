@@ -328,3 +328,30 @@ def full_graph(graph: CSRGraph, seeds=None) -> dict[str, tf.Tensor]:
         "edge_dst": tf.cast(row_ids(graph.row_splits), tf.int32),
         "edge_src": tf.cast(graph.neighbors, tf.int32),
     }
+
+
+def layer_edges(subgraph, num_layers, trim=True):
+    """The edge inputs of each of `num_layers` message-passing layers on `subgraph`.
+
+    Args:
+        subgraph: a sub-graph dict.
+        num_layers: int, the layers that will run on it.
+        trim: bool; `False` runs every layer on every node and edge.
+
+    Returns:
+        A list with one dict per layer: `"edge_dst"`, `"edge_src"` and, where
+        `layer_extents` trims the layer, `"num_targets"` with only the
+        edges into those targets.
+    """
+    edges = {"edge_dst": subgraph["edge_dst"], "edge_src": subgraph["edge_src"]}
+    extents = layer_extents(subgraph, num_layers) if trim else None
+    if extents is None:
+        return [edges] * num_layers
+    return [
+        {
+            "num_targets": num_targets,
+            "edge_dst": edges["edge_dst"][:num_edges],
+            "edge_src": edges["edge_src"][:num_edges],
+        }
+        for num_targets, num_edges in extents
+    ]

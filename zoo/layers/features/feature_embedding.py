@@ -10,7 +10,7 @@ KINDS = ("categorical", "numeric", "multi_hot", "sequence")
 # Kinds whose ids are a padded list per row: (batch, max_len), -1 at padding.
 LIST_KINDS = ("multi_hot", "sequence")
 # A table of at most this many rows gets its gradient as a dense matrix, one
-# segment sum of the gathered rows' gradients, for two reasons:
+# segment sum of the gathered rows' gradients:
 # - Correctness: differentiating a gather gives `IndexedSlices` with a row
 #   repeated as often as a batch reads it, and Keras 3's Adam adds each
 #   repeat's squared gradient to its second moment instead of the square of

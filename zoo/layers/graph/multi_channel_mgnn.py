@@ -4,7 +4,7 @@ from keras import ops
 
 from zoo.api import register
 from zoo.graphs.graph_inputs import CHANNELS, GRAPH_KEY
-from zoo.graphs.neighbor_sampling import layer_extents
+from zoo.graphs.neighbor_sampling import layer_edges
 from zoo.layers.features.feature_embedding import FeatureEmbedding
 from zoo.layers.graph.mgnn_layer import MGNNLayer
 
@@ -215,21 +215,9 @@ class MultiChannelMGNN(keras.layers.Layer):
     def _propagate(self, channel, nodes, subgraph, training):
         """The channel's layers on `subgraph`; on a sampled one, each layer only where the seeds
         need it (`layer_extents`), so rows past the seeds' are not all returned."""
-        extents = layer_extents(subgraph, self.num_layers)
-        for depth, layer in enumerate(self.channel_layers[channel]):
-            inputs = {
-                "nodes": nodes,
-                "edge_dst": subgraph["edge_dst"],
-                "edge_src": subgraph["edge_src"],
-            }
-            if extents is not None:
-                num_targets, num_edges = extents[depth]
-                inputs.update(
-                    num_targets=num_targets,
-                    edge_dst=inputs["edge_dst"][:num_edges],
-                    edge_src=inputs["edge_src"][:num_edges],
-                )
-            nodes = layer(inputs, training=training)
+        layers = self.channel_layers[channel]
+        for layer, edges in zip(layers, layer_edges(subgraph, len(layers))):
+            nodes = layer({"nodes": nodes, **edges}, training=training)
         return nodes
 
     def propagate(self, graph, training=None):

@@ -3,7 +3,7 @@ from keras import ops
 
 from zoo.api import register
 from zoo.graphs.graph_inputs import GRAPH_KEY
-from zoo.graphs.neighbor_sampling import layer_extents
+from zoo.graphs.neighbor_sampling import layer_edges
 from zoo.layers.features.feature_embedding import embedding_lookup
 
 
@@ -219,22 +219,11 @@ class NGCFEncoder(keras.layers.Layer):
             self.node_embedding, ops.cast(subgraph["node_ids"], "int32"), self.compute_dtype
         )
         layers = [nodes]
-        extents = layer_extents(subgraph, self.num_layers)
-        for depth, layer in enumerate(self.propagations):
-            inputs = {
-                "nodes": nodes,
-                "edge_dst": subgraph["edge_dst"],
-                "edge_src": subgraph["edge_src"],
-                "node_degrees": subgraph["node_degrees"],
-            }
-            if extents is not None and rows is not None:
-                num_targets, num_edges = extents[depth]
-                inputs.update(
-                    num_targets=num_targets,
-                    edge_dst=inputs["edge_dst"][:num_edges],
-                    edge_src=inputs["edge_src"][:num_edges],
-                )
-            nodes = layer(inputs)
+        # Trimmed only when asked for some rows: all rows need every layer everywhere.
+        edges = layer_edges(subgraph, self.num_layers, trim=rows is not None)
+        degrees = subgraph["node_degrees"]
+        for layer, layer_inputs in zip(self.propagations, edges):
+            nodes = layer({"nodes": nodes, **layer_inputs, "node_degrees": degrees})
             layers.append(_l2_normalize(nodes))
         if rows is not None:
             # Each layer's rows: a prefix that holds every seed (layer_extents).
