@@ -484,3 +484,23 @@ def worktree(revision):
             capture_output=True,
         )
     return path, commit
+
+
+def run_revision_child(script, side, code_root, settings, label, log_path, env, timeout_s, *args):
+    """One child of a before/after benchmark: `script --child SIDE` importing the zoo of
+    `code_root` (see `worktree`), with `settings` as JSON and `args` after them.
+
+    Prints `[label] ...` before and the log's tail on failure. Returns the
+    `run_child` record with `"side"` set.
+    """
+    import json
+
+    out = os.path.join(tempfile.gettempdir(), f"zoo-{os.getpid()}-{side}.json")
+    cmd = [sys.executable, os.path.abspath(script), "--child", side, "--code-root", code_root]
+    cmd += ["--settings", json.dumps(settings), "--out", out, *map(str, args)]
+    print(f"[{label}] ...", flush=True)
+    record = run_child(cmd, out, log_path, env, timeout_s)
+    record["side"] = side
+    if record.get("status") != "ok":
+        print(f"   failed: {record.get('log_tail', '')[-1500:]}", flush=True)
+    return record

@@ -33,7 +33,6 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -270,19 +269,22 @@ def main(argv=None):
             order = ("before", "after") if turn % 2 == 0 else ("after", "before")
             turn += 1
             for side in order:
-                out = os.path.join(tempfile.gettempdir(), f"zoo-graph-{model}-{side}.json")
-                log = f"{RESULTS}_runs/{model}_{side}_r{repeat}.log"
-                cmd = [sys.executable, os.path.abspath(__file__), "--child", side]
-                cmd += ["--model", model, "--code-root", roots[side]]
-                cmd += ["--settings", json.dumps(settings), "--out", out]
-                print(f"[{model} {side}] repeat {repeat} ...", flush=True)
-                record = bu.run_child(cmd, out, log, env, args.timeout)
-                record.update(side=side, model=model, repeat=repeat)
+                record = bu.run_revision_child(
+                    __file__,
+                    side,
+                    roots[side],
+                    settings,
+                    f"{model} {side} repeat {repeat}",
+                    f"{RESULTS}_runs/{model}_{side}_r{repeat}.log",
+                    env,
+                    args.timeout,
+                    "--model",
+                    model,
+                )
+                record.update(model=model, repeat=repeat)
                 record["ok"] = record.get("status") == "ok"
                 runs.append(record)
-                if not record["ok"]:
-                    print(f"   failed: {record.get('log_tail', '')[-1500:]}", flush=True)
-                else:
+                if record["ok"]:
                     print(
                         f"   {record['pairs_per_s']:,.0f} pairs/s, "
                         f"{record['pairs_per_cpu_s']:,.0f} per CPU-s, AUC {record['test_auc']}, "

@@ -468,18 +468,19 @@ def main(argv=None):
     for repeat in range(args.repeats):
         order = ("before", "after") if repeat % 2 == 0 else ("after", "before")
         for side in order:
-            out = os.path.join(tempfile.gettempdir(), f"zoo-efficiency-{side}-{repeat}.json")
-            log = f"{RESULTS}_runs/{side}_r{repeat}.log"
-            cmd = [sys.executable, os.path.abspath(__file__), "--child", side]
-            cmd += ["--code-root", roots[side], "--settings", json.dumps(settings), "--out", out]
-            print(f"[{side}] repeat {repeat} ...", flush=True)
-            record = bu.run_child(cmd, out, log, env, args.timeout)
-            record.setdefault("side", side)
+            record = bu.run_revision_child(
+                __file__,
+                side,
+                roots[side],
+                settings,
+                f"{side} repeat {repeat}",
+                f"{RESULTS}_runs/{side}_r{repeat}.log",
+                env,
+                args.timeout,
+            )
             record["repeat"] = repeat
             runs.append(record)
-            if record.get("status") != "ok":
-                print(f"   failed: {record.get('log_tail', '')[-1500:]}", flush=True)
-            else:
+            if record.get("status") == "ok":
                 print(
                     f"   {record['train_samples_per_cpu_s']:,.0f} samples/CPU-s, "
                     f"{record['train_samples_per_s']:,.0f} samples/s, "
