@@ -193,7 +193,9 @@ def markdown(report):
         "",
         f"{settings['epochs']} epoch(s) over the whole training split, batch "
         f"{settings['batch_size']}, fan-outs {settings['fanouts']}, seed {settings['seed']}, "
-        f"{settings['repeats']} child(ren) per model and side; medians.",
+        f"{settings['repeats']} child(ren) per model and side; medians. The test AUCs are "
+        "one run per side, a sanity check and not a comparison "
+        "(issue 24's protocol: 5+ seeds, paired differences).",
         "",
         "| model | side | pairs/s | pairs per CPU-s | test AUC | peak RSS MB | graphs s |",
         "|---|---|---|---|---|---|---|",
