@@ -89,15 +89,24 @@ def test_position_bias_benchmark_writes_its_report(tmp_path):
 
 
 @pytest.mark.slow
-def test_esmm_funnel_benchmark_writes_its_report(tmp_path):
+def test_funnel_benchmark_tunes_compares_and_writes_its_report(tmp_path):
+    methods = "clicked-only,esmm,escm2-dr"
     completed = _bench(
-        *("esmm_funnel.py", "--seeds", 1, "--num-rows", 6000, "--max-epochs", 1, "--no-xla"),
-        *("--out", tmp_path),
+        *("funnel_models.py", "--seeds", 2, "--trials", 2, "--num-rows", 3000),
+        *("--max-epochs", 1, "--no-xla", "--methods", methods, "--out", tmp_path),
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
-    report = json.loads((tmp_path / "esmm_funnel.json").read_text())
-    assert sorted(r["method"] for r in report["runs"]) == ["clicked-only", "esmm"]
-    assert "mean abs. error to the true CVR" in (tmp_path / "esmm_funnel.md").read_text()
+    report = json.loads((tmp_path / "funnel_models.json").read_text())
+    assert sorted((r["method"], r["seed"]) for r in report["runs"]) == sorted(
+        (m, s) for m in methods.split(",") for s in (1, 2)
+    )
+    # The same budget for every method: two trials each, the chosen one among them.
+    for tuned in report["tuning"]:
+        assert len(tuned["trials"]) == 2
+        assert tuned["best"] in [t["values"] for t in tuned["trials"]]
+    assert report["comparisons"]["escm2-dr|auc_all_impressions"]["seeds"] == 2
+    text = (tmp_path / "funnel_models.md").read_text()
+    assert "ESCM2-DR vs ESMM" in text and "bias: mean pCVR - mean true CVR" in text
 
 
 @pytest.mark.slow

@@ -71,10 +71,16 @@ MODELS = LazyRegistry(
         "mmoe": "zoo.models.mmoe:MMoE",
         "cgc": "zoo.models.ple:CGC",
         "ple": "zoo.models.ple:PLE",
+        "stem": "zoo.models.stem:STEM",
+        "home": "zoo.models.home:HoME",
+        "pepnet": "zoo.models.pepnet:PEPNet",
         "cross-stitch": "zoo.models.cross_stitch:CrossStitch",
         "snr-trans": "zoo.models.snr:SNRTrans",
         "snr-aver": "zoo.models.snr:SNRAver",
         "esmm": "zoo.models.esmm:ESMM",
+        "escm2": "zoo.models.escm2:ESCM2",
+        "aitm": "zoo.models.aitm:AITM",
+        "dbmtl": "zoo.models.dbmtl:DBMTL",
         "youtube-mmoe": "zoo.models.youtube:YouTubeMMoE",
         "mmoe-dlen": "zoo.models.dlen:MMoEDLEN",
         "ple-dlen": "zoo.models.dlen:PLEDLEN",
@@ -120,6 +126,9 @@ HEADS = LazyRegistry(
     {
         "latent-emotion": "zoo.layers.heads.latent_emotion_mixture:LatentEmotionMixture",
         "entire-space": "zoo.layers.heads.entire_space_product:EntireSpaceProduct",
+        "entire-space-counterfactual": (
+            "zoo.layers.heads.entire_space_counterfactual:EntireSpaceCounterfactual"
+        ),
     },
 )
 

@@ -42,6 +42,7 @@ def test_a_flag_lists_the_models_that_take_it_with_their_defaults():
         "mmoe": 8,
         "snr-trans": 4,
         "snr-aver": 4,
+        "dbmtl": 0,  # its experts are optional: 0 is a bottom MLP alone
         "youtube-mmoe": 8,
         "mmoe-dlen": 8,
     }
@@ -50,7 +51,7 @@ def test_a_flag_lists_the_models_that_take_it_with_their_defaults():
     assert "(default 8). snr-trans, snr-aver: int >= 1, sub-networks per layer (default 4)" in text
     # ESMM's towers are none by default, unlike the other models'.
     tower_help = flags.model_flag_help(catalogue["tower_units"])
-    assert "(default 16)" in tower_help and "esmm: widths of the tower" in tower_help
+    assert "(default 16)" in tower_help and "esmm, escm2: widths of the tower" in tower_help
     assert catalogue["tower_units"]["defaults"]["esmm"] == []
     assert flags.model_flag_help(catalogue["tower_dropout"]).startswith("every model: ")
 

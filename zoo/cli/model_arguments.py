@@ -58,6 +58,9 @@ TYPES_WHERE_DEFAULTS_ARE_EMPTY = {
     "alpha_ratio": "float",
     "bias_tasks": "names",
     "default_group": "str",
+    "domain_features": "names",
+    "gate_hidden_dim": "int",
+    "personal_features": "names",
     "shallow_tower_units": "units",
 }
 # String arguments that take one of the values the code checks them against.
@@ -66,6 +69,8 @@ CHOICES = {
     "group_level": "zoo.layers.switchers.facet_tree:LEVEL_KINDS",
     "task_level": "zoo.layers.switchers.facet_tree:LEVEL_KINDS",
     "interaction": "zoo.layers.graph.pair_interaction:KINDS",
+    "epnet_granularity": "zoo.layers.features.personalized_embedding:GRANULARITIES",
+    "estimator": "zoo.layers.heads.entire_space_counterfactual:ESTIMATORS",
 }
 # The help says the default itself, from the code: "Defaults to `2`." is left out.
 _DEFAULTS_SENTENCE = re.compile(r" ?Defaults to `[^`]*`\.(?= |$)")

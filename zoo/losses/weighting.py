@@ -1,7 +1,8 @@
 """How per-task losses become the one loss a multi-task model is trained on.
 
-Five rules, one small layer each, all taking the list of per-task losses
-(scalars, in task order) and returning the training loss:
+Seven rules, one small layer each, all taking the list of per-task losses
+(scalars, in task order) and returning the training loss; the base class
+is `zoo.losses.LossWeighting` (`loss_weighting.py`):
 
 - `FixedLossWeights`: sum_k w_k L_k with weights you choose.
 - `UncertaintyWeighting` (Kendall, Gal & Cipolla, CVPR 2018): each task k
@@ -15,6 +16,11 @@ Five rules, one small layer each, all taking the list of per-task losses
   two epochs before; no gradients, no learned variables.
 - `RandomLossWeighting` (Lin et al., TMLR 2022): weights drawn afresh at
   every step, softmax(z) with z standard normal.
+- `PCGrad` (Yu et al., NeurIPS 2020, `pcgrad.py`) and `MetaBalance` (He et
+  al., WWW 2022, `metabalance.py`) act on the gradients, not the losses:
+  on the weights all tasks share, the model's training step hands them
+  each task's gradient, which they project (PCGrad) or rescale
+  (MetaBalance) before the sum.
 
 They are layers so that their variables (sigma_k, w_k, DWA's epoch
 averages, RLW's seed state) are tracked, trained by the model's optimizer
@@ -28,77 +34,9 @@ import keras
 from keras import ops
 
 from zoo.api import register
-
-
-class LossWeighting(keras.layers.Layer):
-    """Base class: per-task losses -> the training loss.
-
-    Subclasses implement `combine`. On validation and test (`training=False`)
-    every weighting returns the plain sum of the task losses unless it says
-    otherwise (`FixedLossWeights` keeps its weights): learned weights change
-    from step to step, and early stopping on a loss whose scale moves with
-    them would compare numbers that do not measure the same thing.
-
-    Args:
-        task_names: list of str, the tasks in model order.
-        **kwargs: `keras.layers.Layer` keyword arguments.
-
-    Call arguments:
-        task_losses: list of scalar tensors, one per task, in task order.
-        training: bool.
-    """
-
-    # GradNorm needs each task's gradient norm on the shared weights, which
-    # only the model's training step can compute; see `balance_loss`.
-    uses_gradient_norms = False
-
-    def __init__(self, task_names, **kwargs):
-        # Loss arithmetic stays float32 under a mixed-precision policy.
-        kwargs.setdefault("dtype", "float32")
-        super().__init__(**kwargs)
-        self.task_names = [str(n) for n in task_names]
-        if not self.task_names:
-            raise ValueError("Expected at least one task name. Received: task_names=[]")
-
-    @property
-    def num_tasks(self):
-        return len(self.task_names)
-
-    def build(self, input_shape=None):
-        self.built = True
-
-    def _check(self, task_losses):
-        if len(task_losses) != self.num_tasks:
-            raise ValueError(
-                f"Expected {self.num_tasks} task losses ({self.task_names}). "
-                f"Received: {len(task_losses)}"
-            )
-
-    def call(self, task_losses, training=None):
-        self._check(task_losses)
-        if not training:
-            return ops.sum(ops.stack(task_losses))
-        return self.combine(task_losses)
-
-    def combine(self, task_losses):
-        raise NotImplementedError
-
-    def task_weights(self):
-        """Dict from task name to the factor each task's loss now gets (a float)."""
-        raise NotImplementedError
-
-    def training_callbacks(self):
-        """Keras callbacks the model's `fit` adds for this weighting; none by default.
-
-        For state that changes between epochs (`DynamicWeightAverage`): the
-        compiled training step sees no epoch boundary, a callback does.
-        """
-        return []
-
-    def get_config(self):
-        config = super().get_config()
-        config["task_names"] = self.task_names
-        return config
+from zoo.losses.loss_weighting import LossWeighting
+from zoo.losses.metabalance import MetaBalance
+from zoo.losses.pcgrad import PCGrad
 
 
 @register
@@ -504,6 +442,8 @@ LOSS_WEIGHTINGS = {
     "gradnorm": GradNorm,
     "dwa": DynamicWeightAverage,
     "random": RandomLossWeighting,
+    "pcgrad": PCGrad,
+    "metabalance": MetaBalance,
 }
 
 
@@ -512,7 +452,8 @@ def get_loss_weighting(identifier, task_names):
 
     Args:
         identifier: `None` or `"fixed"` (all weights 1), `"uncertainty"`,
-            `"gradnorm"`, `"dwa"`, `"random"` (the names of `LOSS_WEIGHTINGS`),
+            `"gradnorm"`, `"dwa"`, `"random"`, `"pcgrad"`, `"metabalance"` (the
+            names of `LOSS_WEIGHTINGS`),
             a dict from task name to weight (fixed weights), a serialized
             `LossWeighting`, or a `LossWeighting`.
         task_names: list of str, the model's tasks in order.

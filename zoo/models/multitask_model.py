@@ -61,9 +61,9 @@ class MultiTaskModel(
         tower_dropout: float, dropout in the towers.
         loss_weighting: how the task losses add up to the training loss:
             `None` or `"fixed"` (plain sum), a dict from task name to a fixed
-            weight, `"uncertainty"`, `"gradnorm"`, `"dwa"`, `"random"`, or a
-            `zoo.losses.LossWeighting`. Its learned weights are saved with
-            the model.
+            weight, `"uncertainty"`, `"gradnorm"`, `"dwa"`, `"random"`,
+            `"pcgrad"`, `"metabalance"`, or a `zoo.losses.LossWeighting`. Its
+            learned weights are saved with the model.
         bias_tower_feature: name of a feature (e.g. a user group) for a
             Biasnet bias tower: an MLP over that feature's own embedding
             whose one logit is added to the logit of every binary task and
@@ -313,6 +313,11 @@ class MultiTaskModel(
         self.call(
             dummy_inputs(self.features)
         )  # every sublayer a subclass's call uses, not only the towers
+        if getattr(self.loss_weighting, "combines_gradients", False):
+            # PCGrad, MetaBalance: refuse a switcher that shares nothing; MetaBalance
+            # sizes its moving averages to the shared weights before it builds.
+            shared = self.switcher.shared_weights() if self.switcher is not None else []
+            self.loss_weighting.bind_shared_weights(shared, type(self).__name__)
         if not self.loss_weighting.built:  # a loaded weighting arrives built
             self.loss_weighting.build()
         if self.loss_weighting.uses_gradient_norms and not self.switcher.shared_weights():
@@ -367,7 +372,11 @@ class MultiTaskModel(
 
     def call(self, inputs, training=None):
         outputs = self.all_outputs(inputs, training=training)
-        return {name: outputs[name] for name in self.task_names}
+        names = self.task_names
+        if training and self.output_head is not None:
+            # What the head's label loss reads (ESCM2's pCVR); compute_loss takes it.
+            names = [*names, *self.output_head.label_loss_outputs()]
+        return {name: outputs[name] for name in names}
 
     def all_outputs(self, inputs, training=None):
         """The tasks' predictions and the output head's extra outputs, from preprocessed

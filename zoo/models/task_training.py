@@ -63,22 +63,67 @@ class TaskTraining:
         return losses
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        return self._total_loss(self.task_losses(y, y_pred, sample_weight), training)
+        task_losses = self.task_losses(y, y_pred, sample_weight)
+        head_loss = self.head_label_loss(y, y_pred, sample_weight) if training else None
+        return self._total_loss(task_losses, training, head_loss)
 
-    def _total_loss(self, task_losses, training):
-        """The weighted task losses plus the layers' added losses (regularizers, L0).
+    def compute_metrics(self, x, y, y_pred, sample_weight=None):
+        # The metrics are the tasks'; a head's training outputs (ESCM2's pCVR) have none.
+        if isinstance(y_pred, dict):
+            y_pred = {name: y_pred[name] for name in self.task_names}
+        return super().compute_metrics(x, y, y_pred, sample_weight=sample_weight)
 
-        Under a `tf.distribute` strategy with several replicas, each
-        replica's share of it (`zoo.distribute.replica_share`).
+    def head_label_loss(self, y, y_pred, sample_weight=None):
+        """The output head's label loss (`OutputHead.label_loss`) on this batch, or `None`."""
+        head = self.output_head
+        if head is None:
+            return None
+        labels = {}
+        weights = {}
+        for task in self.tasks:
+            labels[task.name] = ops.reshape(ops.cast(y[task.name], "float32"), (-1, 1))
+            weight = sample_weight
+            if isinstance(sample_weight, dict):
+                weight = sample_weight.get(task.name)
+            if weight is None:
+                weight = ops.ones_like(labels[task.name][:, 0])
+            weights[task.name] = ops.reshape(ops.cast(weight, "float32"), (-1,))
+        return head.label_loss(labels, y_pred, weights)
+
+    def _total_loss(self, task_losses, training, head_loss=None):
+        """The weighted task losses plus the head's label loss and the layers' added losses.
+
+        The added losses are regularizers, SNR's L0 penalty, AITM's
+        calibrator and the like. Under a `tf.distribute` strategy with
+        several replicas, each replica's share of the total
+        (`zoo.distribute.replica_share`).
         """
         loss = self.loss_weighting(task_losses, training=training)
+        other = self._non_task_loss(head_loss)
+        if other is not None:
+            loss = loss + other
+        return replica_share(loss)
+
+    def _non_task_loss(self, head_loss=None):
+        """The head's label loss plus the layers' added losses, in float32; `None`: neither."""
+        terms = [] if head_loss is None else [ops.cast(head_loss, "float32")]
         if self.losses:
             # Added losses come in the layers' compute dtype (bfloat16 under
             # a mixed policy): summed in float32.
-            loss = loss + ops.sum(ops.stack([ops.cast(x, "float32") for x in self.losses]))
-        return replica_share(loss)
+            terms.append(ops.sum(ops.stack([ops.cast(x, "float32") for x in self.losses])))
+        return sum(terms[1:], terms[0]) if terms else None
 
     def train_step(self, data):
+        if getattr(self.loss_weighting, "combines_gradients", False):
+            if tf.distribute.get_strategy().num_replicas_in_sync > 1:
+                raise ValueError(
+                    f"{type(self.loss_weighting).__name__} loss weighting trains on one replica "
+                    "only: it combines the tasks' gradients on the shared weights, and under a "
+                    "tf.distribute strategy each replica would combine its own gradients before "
+                    "they are summed, which is not the method. Use another loss weighting with "
+                    "a strategy of several replicas."
+                )
+            return self._combined_gradients_train_step(data)
         if not self.loss_weighting.uses_gradient_norms:
             return super().train_step(data)
         if tf.distribute.get_strategy().num_replicas_in_sync > 1:
@@ -98,7 +143,8 @@ class TaskTraining:
         with tf.GradientTape(persistent=True) as tape:
             y_pred = self(x, training=True)
             task_losses = self.task_losses(y, y_pred, sample_weight)
-            loss = self._total_loss(task_losses, training=True)
+            head_loss = self.head_label_loss(y, y_pred, sample_weight)
+            loss = self._total_loss(task_losses, training=True, head_loss=head_loss)
             scaled_loss = self.optimizer.scale_loss(loss)
         # Asked after the forward pass: a model's weights exist only once it
         # has run (build() has checked that there are some).
@@ -128,6 +174,53 @@ class TaskTraining:
         gradients = [by_variable.get(id(v), g) for v, g in zip(variables, gradients)]
         self.optimizer.apply_gradients(zip(gradients, variables))
         self.loss_weighting.renormalize()
+        return self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
+
+    def _combined_gradients_train_step(self, data):
+        # PCGrad, MetaBalance: each task's own gradient on the weights all
+        # tasks share, which the weighting combines (zoo.losses.PCGrad);
+        # the other weights train on the sum of the task gradients, and the
+        # other loss terms add their ordinary gradient everywhere.
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        with tf.GradientTape(persistent=True) as tape:
+            y_pred = self(x, training=True)
+            task_losses = self.task_losses(y, y_pred, sample_weight)
+            head_loss = self.head_label_loss(y, y_pred, sample_weight)
+            loss = self._total_loss(task_losses, training=True, head_loss=head_loss)
+            scaled_task_losses = [self.optimizer.scale_loss(t) for t in task_losses]
+            other = self._non_task_loss(head_loss)
+            scaled_other = None if other is None else self.optimizer.scale_loss(other)
+            scaled_total = ops.sum(ops.stack(scaled_task_losses))
+            if scaled_other is not None:
+                scaled_total = scaled_total + scaled_other
+        batch_size = ops.shape(next(iter(x.values())))[0]
+        self._loss_tracker.update_state(loss, sample_weight=batch_size)
+        # Asked after the forward pass: a model's weights exist only once it
+        # has run (build() has checked that there are some).
+        shared = self.switcher.shared_weights()
+
+        def dense(gradients):
+            # A task that does not reach a shared weight has no gradient there: 0.
+            return [
+                ops.zeros_like(v) if g is None else tf.convert_to_tensor(g)
+                for g, v in zip(gradients, shared)
+            ]
+
+        task_gradients = [
+            dense(tape.gradient(task_loss, shared)) for task_loss in scaled_task_losses
+        ]
+        combined = self.loss_weighting.combine_gradients(task_gradients)
+        if scaled_other is not None:
+            other_gradients = dense(tape.gradient(scaled_other, shared))
+            combined = [c + g for c, g in zip(combined, other_gradients)]
+        by_variable = dict(zip((id(v) for v in shared), combined))
+        variables = self.trainable_variables
+        rest = [v for v in variables if id(v) not in by_variable]
+        # Sparse (embedding) gradients stay sparse here: only shared weights are densified.
+        by_variable.update(zip((id(v) for v in rest), tape.gradient(scaled_total, rest)))
+        del tape
+        gradients = [by_variable[id(v)] for v in variables]
+        self.optimizer.apply_gradients(zip(gradients, variables))
         return self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
 
     def compile(

@@ -89,7 +89,8 @@ def _add_model_flags(model):
         metavar="NAME",
         choices=tuple(HEADS),
         help=f"an output head on the model, one of: {', '.join(HEADS)} (DLEN's latent-emotion "
-        "mixture, alpha_t = 0.3 x each task's training rate; ESMM's pCTR x pCVR); default: "
+        "mixture, alpha_t = 0.3 x each task's training rate; ESMM's pCTR x pCVR; that product "
+        "with ESCM2's inverse-propensity CVR risk); default: "
         "each task's activation",
     )
     model.add_argument(
@@ -160,12 +161,15 @@ def _add_loss_flags(weighting):
         "--loss-weighting",
         # The names of zoo.losses.weighting.LOSS_WEIGHTINGS, written out: importing
         # it imports TensorFlow, which `zoo train --help` must not wait for.
-        choices=("fixed", "uncertainty", "gradnorm", "dwa", "random"),
+        choices=("fixed", "uncertainty", "gradnorm", "dwa", "random", "pcgrad", "metabalance"),
         default=None,
         help="how task losses add up: fixed weights (--loss-weights, default all 1), learned "
         "uncertainty weighting (Kendall et al. 2018), GradNorm (Chen et al. 2018), dynamic "
-        "weight average from the last two epochs' losses (dwa, Liu et al. 2019) or new random "
-        "weights every step (random, Lin et al. 2022) (default: fixed; mogenet: uncertainty)",
+        "weight average from the last two epochs' losses (dwa, Liu et al. 2019), new random "
+        "weights every step (random, Lin et al. 2022), or on the gradients of the shared "
+        "weights: conflicting task gradients projected apart (pcgrad, Yu et al. 2020) or the "
+        "later tasks' gradients scaled to the first task's (metabalance, He et al. 2022) "
+        "(default: fixed; mogenet: uncertainty)",
     )
     weighting.add_argument(
         "--loss-weights",

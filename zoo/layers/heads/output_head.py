@@ -16,6 +16,16 @@ class OutputHead(keras.layers.Layer):
     two), `reads_shared_representation` where `call` needs the backbone's
     shared representation, and `extra_outputs`.
 
+    A head whose training loss needs the labels (ESCM2's counterfactual
+    CVR risk, which weighs the clicked rows' conversion loss by their
+    inverse click propensity) overrides `label_loss`, and names in
+    `label_loss_outputs` the outputs of its `call` that loss reads beyond
+    the tasks' predictions. The model's `call` then hands those to Keras
+    as well while training, its `compute_loss` adds the head's label loss
+    to the task losses, and its metrics see the tasks' predictions only.
+    A loss that needs no labels (AITM's calibrator) goes through
+    `add_loss` in `call`, as any layer's.
+
     Call arguments:
         logits: dict from task name to its tower's `(batch, units)` logits,
             after the logit heads.
@@ -36,11 +46,12 @@ class OutputHead(keras.layers.Layer):
     def bind(self, features, tasks):
         """Checks the head against a model's tasks and builds its layers; returns `self`."""
         self.bound_tasks = [t.name for t in tasks]
-        clashes = sorted(set(self.extra_outputs()) & set(self.bound_tasks))
+        own = [*self.extra_outputs(), *self.label_loss_outputs()]
+        clashes = sorted(set(own) & set(self.bound_tasks))
         if clashes:
             raise ValueError(
                 f"{self.name}: task names {clashes} clash with the head's own outputs "
-                f"{self.extra_outputs()}; rename the tasks"
+                f"{own}; rename the tasks"
             )
         return self
 
@@ -51,6 +62,26 @@ class OutputHead(keras.layers.Layer):
     def extra_outputs(self):
         """Names of the outputs the head serves beyond the tasks' predictions."""
         return []
+
+    def label_loss_outputs(self):
+        """Names of the outputs `label_loss` reads beyond the tasks' predictions.
+
+        The model's `call(training=True)` returns them with the tasks'
+        predictions (training only: serving and `predict` never see them).
+        """
+        return []
+
+    def label_loss(self, labels, outputs, sample_weights):
+        """A scalar loss term from the labels, added to the training loss; `None`: none.
+
+        Args:
+            labels: dict from task name to `(batch, 1)` float32 labels.
+            outputs: dict from output name to this step's training outputs:
+                the tasks' predictions and `label_loss_outputs()`.
+            sample_weights: dict from task name to `(batch,)` weights (0: the
+                row has no label for that task); all ones without weights.
+        """
+        return None
 
     # The layers a head builds come from `bind`, which the model calls once
     # deserialized; a saved build state would mark the head built before they exist.
