@@ -14,7 +14,7 @@
 # **Description:** the MMoE paper's synthetic experiment in small, then the
 # training options every multi-task user needs: learned loss weights, labels
 # that exist for only some rows, gate diagnostics and RelaImpr against a
-# baseline; ending with a TF Serving export.
+# baseline, sparse gates, the peer libraries' models; ending with a TF Serving export.
 #
 # ## Introduction
 #
@@ -34,7 +34,9 @@
 # 3. the same with most `never_married` labels missing, marked as missing,
 # 4. gate diagnostics and RelaImpr against a Shared-Bottom baseline,
 # 5. a sparse gate (DSelect-k) and loss weights that follow the epochs (DWA),
-# 6. export for TF Serving, reload, predict.
+# 6. what the peer libraries ship: STEM, HoME, PEPNet, DBMTL, and the
+#    gradient-level weightings PCGrad and MetaBalance,
+# 7. export for TF Serving, reload, predict.
 
 # %% [markdown]
 # ## Setup
@@ -277,7 +279,71 @@ print(
 )
 
 # %% [markdown]
-# ## 6. Export, reload, predict
+# ## 6. What the peer libraries ship: STEM, HoME, PEPNet, DBMTL, PCGrad, MetaBalance
+#
+# Each is one argument away from the MMoE above:
+#
+# - **STEM** (Su et al., AAAI 2024): every task has embedding tables of its
+#   own beside the shared ones; each task's gate reads every expert, but its
+#   loss trains only its own and the shared ones.
+# - **HoME** (Wang et al., Kuaishou 2024): experts normalised (batch norm and
+#   Swish), a hierarchy of shared, per-category and per-task experts, a
+#   feature gate giving each expert its own view of the input, self-gates.
+# - **PEPNet** (Chang et al., KDD 2023): gates that scale the embedding by
+#   domain features (EPNet) and every hidden layer of each task's network
+#   by personal prior features (PPNet).
+# - **DBMTL** (Alibaba, 2019): each task's tower also reads the towers of
+#   the tasks it depends on (here never_married after income).
+# - **PCGrad** (Yu et al., NeurIPS 2020) and **MetaBalance** (He et al., WWW
+#   2022) act on the gradients of the shared experts: PCGrad projects
+#   conflicting task gradients apart, MetaBalance scales the second task's
+#   gradient towards the first's magnitude.
+#
+# One run each, at the CI's epochs: a table to read, not a ranking
+# (`bench/` compares models with equal tuning budgets and five seeds).
+
+# %%
+peers = {
+    "STEM": (
+        models.STEM,
+        {"num_task_experts": 1, "num_shared_experts": 4, "expert_units": [32], "tower_units": [16]},
+    ),
+    "HoME": (
+        models.HoME,
+        {
+            "task_categories": [["income"], ["never_married"]],
+            "num_shared_experts": 2,
+            "num_category_experts": 2,
+            "num_task_experts": 1,
+            "expert_units": [32],
+            "tower_units": [16],
+        },
+    ),
+    "PEPNet": (
+        models.PEPNet,
+        {
+            "domain_features": ["sex", "race"],
+            "personal_features": ["class_worker", "det_ind_code", "det_occ_code"],
+            "hidden_units": [64, 32],
+        },
+    ),
+    "DBMTL": (models.DBMTL, {"bottom_units": [128], "task_units": [32], "relation_units": [16]}),
+    "MMoE + PCGrad": (models.MMoE, {**architecture, "loss_weighting": "pcgrad"}),
+    "MMoE + MetaBalance": (models.MMoE, {**architecture, "loss_weighting": "metabalance"}),
+}
+for name, (model_class, arguments) in peers.items():
+    keras.utils.set_random_seed(1)
+    peer = model_class(tasks=census.tasks, preprocessor=pre, **arguments)
+    result = train(peer, census, EPOCHS)
+    peer_test = training.evaluate(peer, census, "test")
+    print(
+        f"peer model {name}: "
+        + ", ".join(f"{t} AUC {peer_test[t]['auc']:.4f}" for t in peer.task_names)
+        + f" ({result.train_samples_per_second:,.0f} training samples/s)"
+    )
+
+# %% [markdown]
+# ## 7. Export, reload, predict
 #
 # The export takes raw feature values (strings, floats), runs the
 # preprocessor and the model, and answers one probability per task. The

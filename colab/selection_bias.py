@@ -9,11 +9,11 @@
 # ---
 
 # %% [markdown]
-# # Selection bias: the YouTube shallow tower, Biasnet, ESMM, and the seed baselines
+# # Selection bias: the YouTube shallow tower, Biasnet, ESMM, ESCM2, AITM, and the seed baselines
 #
 # **Description:** train a ranker on position-biased clicks and serve it
 # without position (YouTube "Watch Next"), add a Biasnet bias tower, estimate
-# conversion rates over all impressions with ESMM, and compare the
+# conversion rates over all impressions with ESMM, ESCM2 and AITM, and compare the
 # Cross-Stitch and SNR baselines; ending with a TF Serving export.
 #
 # ## Introduction
@@ -30,7 +30,8 @@
 # 2. **Biasnet**: a bias tower over a user-group feature, on any model.
 # 3. **ESMM** ([Ma et al., SIGIR 2018](https://arxiv.org/abs/1804.07931)):
 #    pCTCVR = pCTR × pCVR, trained on every impression, on a synthetic funnel
-#    whose true conversion rate is known.
+#    whose true conversion rate is known; with it **ESCM2**'s counterfactual
+#    CVR loss (IPS and doubly robust) and **AITM**'s information transfer.
 # 4. **Cross-Stitch** and **SNR**, the baselines of the MMoE-family papers.
 # 5. Export, reload, predict: the served model does not ask for position.
 
@@ -165,13 +166,20 @@ for task in biasnet.task_names:
     print(f"Biasnet MMoE {task}: test AUC {biasnet_test[task]['auc']:.4f}")
 
 # %% [markdown]
-# ## 3. ESMM on a funnel with a known conversion rate
+# ## 3. ESMM, ESCM2 and AITM on a funnel with a known conversion rate
 #
 # Impression → click → conversion, with a "clickbait" feature that raises
 # clicks and lowers conversions. A CVR model trained on clicked rows sees a
 # small, skewed sample; ESMM learns pCVR from every impression through
-# pCTCVR = pCTR × pCVR. We know the true CVR of every impression, so we can
-# score both over the whole impression space.
+# pCTCVR = pCTR × pCVR. ESCM2 ([Wang et al., SIGIR 2022](https://arxiv.org/abs/2204.05125))
+# adds a counterfactual CVR loss on the clicked rows, weighted by the
+# inverse of their click propensity (`estimator="ips"`), or doubly robust
+# with an imputation tower (`"dr"`). AITM ([Xi et al., KDD 2021](https://arxiv.org/abs/2105.08489))
+# passes what the click tower learned to the conversion tower through an
+# attention, and penalises pCTCVR > pCTR; its pCVR is pCTCVR / pCTR. We
+# know the true CVR of every impression, so we can score them all over the
+# whole impression space: AUC, error, and bias (mean pCVR minus mean true
+# CVR, ESCM2's "inherent estimation bias").
 
 # %%
 funnel = data.load_synthetic_funnel(num_rows=60000, seed=1)
@@ -212,10 +220,25 @@ naive = models.SingleTask(
 train(naive, clicked, batch_size=512)
 naive_cvr = np.asarray(naive(funnel.test.features)["conversion"]).ravel()
 counterfactual = truth["counterfactual_conversion"][start:]
-for name, p_cvr in [("clicked rows only", naive_cvr), ("ESMM", esmm_cvr)]:
+cvr_estimates = {"clicked rows only": naive_cvr, "ESMM": esmm_cvr}
+for estimator in ("ips", "dr"):
+    keras.utils.set_random_seed(1)
+    escm2 = models.ESCM2(
+        tasks=funnel.tasks, preprocessor=funnel.make_preprocessor(), estimator=estimator
+    )
+    train(escm2, funnel, batch_size=512)
+    x = escm2.preprocessor(funnel.test.features)
+    cvr_estimates[f"ESCM2-{estimator.upper()}"] = np.asarray(escm2.cvr_predictions(x)).ravel()
+keras.utils.set_random_seed(1)
+aitm = models.AITM(tasks=funnel.tasks, preprocessor=funnel.make_preprocessor())
+train(aitm, funnel, batch_size=512)
+aitm_outputs = aitm.all_outputs(aitm.preprocessor(funnel.test.features), training=False)
+cvr_estimates["AITM"] = np.asarray(aitm_outputs["purchase_given_click"]).ravel()
+for name, p_cvr in cvr_estimates.items():
     print(
         f"{name}: AUC over all impressions {metrics.roc_auc(counterfactual, p_cvr):.4f}, "
-        f"mean abs. error to the true CVR {np.mean(np.abs(p_cvr - true_cvr)):.4f}"
+        f"mean abs. error to the true CVR {np.mean(np.abs(p_cvr - true_cvr)):.4f}, "
+        f"bias {p_cvr.mean() - true_cvr.mean():+.4f}"
     )
 
 # %% [markdown]
@@ -253,7 +276,7 @@ position_ax.legend(fontsize=8)
 bins = np.quantile(true_cvr, np.linspace(0, 1, 11))
 which = np.clip(np.digitize(true_cvr, bins[1:-1]), 0, 9)
 centres = [true_cvr[which == b].mean() for b in range(10)]
-for name, p_cvr in [("clicked rows only", naive_cvr), ("ESMM", esmm_cvr)]:
+for name, p_cvr in cvr_estimates.items():
     cvr_ax.plot(centres, [p_cvr[which == b].mean() for b in range(10)], "o-", label=name)
 cvr_ax.plot([0, 1], [0, 1], ":", color="gray", label="truth")
 cvr_ax.set(

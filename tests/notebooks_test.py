@@ -171,6 +171,19 @@ def test_multitask_training_runs(tmp_path):
     dwa_line = re.search(r"DWA weights for the last epoch: \w+ ([\d.]+), \w+ ([\d.]+)", stdout)
     dwa = [float(w) for w in dwa_line.groups()]
     assert abs(sum(dwa) - 2) < 2e-3 and dwa[0] != 1.0, stdout
+    # The peers' switchers and the gradient weightings all learn both tasks.
+    peers = re.findall(
+        r"peer model ([\w +]+): income AUC (\d\.\d+), never_married AUC (\d\.\d+)", stdout
+    )
+    assert [name for name, *_ in peers] == [
+        "STEM",
+        "HoME",
+        "PEPNet",
+        "DBMTL",
+        "MMoE + PCGrad",
+        "MMoE + MetaBalance",
+    ], stdout
+    assert all(float(auc) > 0.75 for _, *aucs in peers for auc in aucs), stdout
     assert (workdir / "multitask_training_plots.png").read_bytes().startswith(b"\x89PNG")
     assert (workdir / "savedmodels" / "mmoe-uncertainty" / "1" / "saved_model.pb").is_file()
     assert sorted(p.name for p in workdir.iterdir()) == [
@@ -194,8 +207,10 @@ def test_selection_bias_runs(tmp_path):
     # took steps ~10x larger for the 10 positions, and this asked for -0.5.)
     shifts = [float(s) for s in re.findall(r"position +\d+: shallow logit ([+-]\d\.\d+)", stdout)]
     assert len(shifts) == 10 and shifts[-1] < shifts[0] - 0.2, stdout
-    cvr = re.findall(r"(clicked rows only|ESMM): AUC over all impressions (\d\.\d+)", stdout)
-    assert len(cvr) == 2 and all(float(auc) > 0.6 for _, auc in cvr), stdout
+    cvr = re.findall(r"([\w -]+): AUC over all impressions (\d\.\d+), .* bias [+-]", stdout)
+    names = ["clicked rows only", "ESMM", "ESCM2-IPS", "ESCM2-DR", "AITM"]
+    assert [name for name, _ in cvr] == names, stdout
+    assert all(float(auc) > 0.6 for _, auc in cvr), stdout
     assert len(re.findall(r"(Cross-Stitch|SNR-Trans): college_or_above AUC", stdout)) == 2
     assert (workdir / "selection_bias_plots.png").read_bytes().startswith(b"\x89PNG")
     assert sorted(p.name for p in workdir.iterdir()) == [
