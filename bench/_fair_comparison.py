@@ -122,3 +122,15 @@ def difference_cell(comparison, spec=".4f"):
     c = comparison
     favour = f"{c['better']}/{c['seeds']} seeds favour it"
     return f"{c['mean']:+{spec}} ± {c['std']:{spec}}, {favour}: **{c['verdict']}**"
+
+
+def capped_runs_line(runs, max_epochs, describe):
+    """The table's note of every run whose best epoch was the epoch cap (it may not be done).
+
+    Args:
+        runs: the runs, each with its `best_epoch`.
+        max_epochs: the cap.
+        describe: function from a run to its name in the note ("esmm seed 2").
+    """
+    capped = [describe(r) for r in runs if r["best_epoch"] >= max_epochs]
+    return f"Runs whose best epoch was the epoch cap ({max_epochs}): {', '.join(capped) or 'none'}."

@@ -28,13 +28,25 @@ clicked test rows only (the usual, biased evaluation). Each method is
 compared seed by seed with the baseline its paper beats (ESMM against the
 clicked-only model; ESCM2 and AITM against ESMM).
 
+`--format ali-ccp` and `--format aliexpress` write the same funnels as the
+published files of those datasets (torch-rechub's preprocessed Ali-CCP CSVs:
+the item in field 205, the user segment in 101, the numeric features in the
+first dense columns, the other fields constant; AliExpress' Tianchi CSVs
+likewise) and train the funnel models through `zoo.data.load_ali_ccp` and
+`load_aliexpress`, streamed from the files as real data would be: the same
+models and scores, on the loaders' features, label names and splits
+(AliExpress holds out its validation rows from the training file by hash).
+The clicked-only model is the synthetic format's alone.
+
     python bench/funnel_models.py                 # 6 trials, 5 seeds, 120,000 impressions
+    python bench/funnel_models.py --format ali-ccp --methods esmm,escm2-ips,escm2-dr,aitm
     python bench/funnel_models.py --seeds 1 --trials 1 --num-rows 6000 --max-epochs 1  # smoke
 """
 
 import argparse
 import os
 import sys
+import tempfile
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -63,6 +75,79 @@ OWN_SPACE = {
     "aitm": {"calibrator_weight": [0.1, 0.6, 1.0]},
 }
 TUNING_SEED = 0
+FORMATS = ("synthetic", "ali-ccp", "aliexpress")
+# The published files' columns the funnel's item, segment and numeric features go into.
+ALI_CCP_FIELDS = {"item": "205", "segment": "101"}
+ALIEXPRESS_FIELDS = {"item": "categorical_1", "segment": "categorical_2"}
+
+
+def write_funnel_files(data_format, num_rows, seed, folder):
+    """Writes the funnel of `seed` as `data_format`'s published CSV files; returns its loader's
+    raw test features (the funnel's test rows, in file order)."""
+    import numpy as np
+
+    from zoo.data import generate_funnel
+    from zoo.data.sources.ali_ccp import loader as ali_ccp
+    from zoo.data.sources.aliexpress import loader as aliexpress
+    from zoo.data.synthetic.funnel import SEGMENTS
+
+    funnel = generate_funnel(num_rows, seed=seed)
+    features = funnel["features"]
+    segment = np.searchsorted(np.asarray(SEGMENTS), features["segment"].astype(str))
+    numeric = [features[f"x_{i}"] for i in range(4)]
+    labels = {"click": funnel["click"], "purchase": funnel["purchase"]}
+    if data_format == "ali-ccp":
+        columns = {c: np.zeros(num_rows, "int64") for c in ali_ccp.SPARSE_COLUMNS}
+        columns[ALI_CCP_FIELDS["item"]] = features["item"]
+        columns[ALI_CCP_FIELDS["segment"]] = segment
+        dense = {c: np.zeros(num_rows, "float32") for c in ali_ccp.DENSE_COLUMNS}
+        dense.update(zip(ali_ccp.DENSE_COLUMNS, numeric))
+        table = {**labels, **columns, **dense}
+        header = ali_ccp.COLUMNS
+        names = {"train": "ali_ccp_train.csv", "validation": "ali_ccp_val.csv",
+                 "test": "ali_ccp_test.csv"}  # fmt: skip
+        feature_names = dict(zip(ali_ccp.COLUMNS, ali_ccp.FIELD_NAMES))
+    else:
+        columns = {c: np.zeros(num_rows, "int64") for c in aliexpress.CATEGORICAL_COLUMNS}
+        columns[ALIEXPRESS_FIELDS["item"]] = features["item"]
+        columns[ALIEXPRESS_FIELDS["segment"]] = segment
+        dense = {c: np.zeros(num_rows, "float32") for c in aliexpress.NUMERICAL_COLUMNS}
+        dense.update(zip(aliexpress.NUMERICAL_COLUMNS, numeric))
+        table = {"search_id": np.arange(num_rows), **columns, **dense,
+                 "click": labels["click"], "conversion": labels["purchase"]}  # fmt: skip
+        header = aliexpress.COLUMNS
+        # No validation file: the loader holds validation rows out of the training file.
+        names = {"train": "aliexpress_train.csv", "test": "aliexpress_test.csv"}
+        feature_names = {c: c for c in header}
+    num_train, num_validation = num_rows * 10 // 12, num_rows // 12
+    bounds = {
+        "train": (0, num_train),
+        "validation": (num_train, num_train + num_validation),
+        "test": (num_train + num_validation, num_rows),
+    }
+    if data_format == "aliexpress":
+        bounds["train"] = (0, num_train + num_validation)
+    for split, file_name in names.items():
+        start, stop = bounds[split]
+        with open(os.path.join(folder, file_name), "w") as f:
+            f.write(",".join(header) + "\n")
+            rows = zip(*(table[c][start:stop] for c in header))
+            f.writelines(",".join(str(v) for v in row) + "\n" for row in rows)
+    start, stop = bounds["test"]
+    skipped = {"click", "purchase", "conversion", "search_id"}
+    return {feature_names[c]: table[c][start:stop] for c in header if c not in skipped}
+
+
+def load_funnel(data_format, num_rows, seed, folder):
+    """`(dataset, raw test features)`: the funnel of `seed` in `data_format`."""
+    from zoo.data import load_ali_ccp, load_aliexpress, load_synthetic_funnel
+
+    if data_format == "synthetic":
+        funnel = load_synthetic_funnel(num_rows=num_rows, seed=seed)
+        return funnel, funnel.test.features
+    test_features = write_funnel_files(data_format, num_rows, seed, folder)
+    loader = load_ali_ccp if data_format == "ali-ccp" else load_aliexpress
+    return loader(folder, embedding_dim=8), test_features
 
 
 def clicked_only_dataset(funnel):
@@ -133,37 +218,40 @@ def build(method, funnel, values):
     return model, funnel
 
 
-def p_cvr_of(method, model, funnel):
-    """pCVR for every test impression, `(rows,)`."""
+def p_cvr_of(method, model, raw):
+    """pCVR for every test impression (the raw features `raw`), `(rows,)`."""
     import numpy as np
 
-    raw = funnel.test.features
     if method == "clicked-only":
         return np.asarray(model(raw, training=False)["conversion"]).reshape(-1)
     outputs = model.all_outputs(model.preprocessor(raw), training=False)
-    name = "purchase_given_click" if method == "aitm" else "cvr"
+    click, conversion = model.task_names
+    name = f"{conversion}_given_{click}" if method == "aitm" else "cvr"
     return np.asarray(outputs[name]).reshape(-1)
 
 
 def train(method, values, seed, settings):
-    """Trains one method at `values` on the funnel of `seed`; returns (model, data, result)."""
+    """Trains one method at `values` on the funnel of `seed`.
+
+    Returns `(model, data, raw test features, fit's result)`.
+    """
     import keras
 
-    from zoo.data import load_synthetic_funnel
     from zoo.training import fit
 
-    funnel = load_synthetic_funnel(num_rows=settings["num_rows"], seed=seed)
-    keras.utils.set_random_seed(seed)
-    model, data = build(method, funnel, values)
-    config = bu.training_config({**settings, "learning_rate": values["learning_rate"]}, seed)
-    return model, funnel, data, fit(model, data, config)
+    with tempfile.TemporaryDirectory() as folder:  # the written files, for the file formats
+        funnel, test_features = load_funnel(settings["format"], settings["num_rows"], seed, folder)
+        keras.utils.set_random_seed(seed)
+        model, data = build(method, funnel, values)
+        config = bu.training_config({**settings, "learning_rate": values["learning_rate"]}, seed)
+        return model, data, test_features, fit(model, data, config)
 
 
 def tune_method(method, settings):
     """The method's settings chosen by the shared search, and every trial's result."""
 
     def run_trial(values):
-        _, _, _, result = train(method, values, TUNING_SEED, settings)
+        *_, result = train(method, values, TUNING_SEED, settings)
         return min(result.history["val_loss"])
 
     space = {**SHARED_SPACE, **OWN_SPACE.get(method, {})}
@@ -179,21 +267,21 @@ def score(method, values, seed, settings):
     from zoo.metrics import roc_auc
 
     started = time.perf_counter()
-    model, funnel, data, result = train(method, values, seed, settings)
+    model, data, test_features, result = train(method, values, seed, settings)
     truth = generate_funnel(settings["num_rows"], seed=seed)
-    first_test_row = funnel.settings["test_rows"][0]
+    num_rows = settings["num_rows"]
+    first_test_row = num_rows * 10 // 12 + num_rows // 12  # the funnel's 10:1:1 split
     true_cvr = truth["true_cvr"][first_test_row:]
     counterfactual = truth["counterfactual_conversion"][first_test_row:]
-    clicked_test = funnel.test.labels["click"] > 0.5
-    p_cvr = p_cvr_of(method, model, funnel)
+    clicked_test = truth["click"][first_test_row:] > 0.5
+    p_cvr = p_cvr_of(method, model, test_features)
     run = {
         "method": method,
         "seed": seed,
         "values": values,
-        "training_rows": data.num_rows("train"),
         "auc_all_impressions": roc_auc(counterfactual, p_cvr),
         "auc_clicked_rows": roc_auc(
-            funnel.test.labels["purchase"][clicked_test], p_cvr[clicked_test]
+            truth["purchase"][first_test_row:][clicked_test], p_cvr[clicked_test]
         ),
         "mae_true_cvr": float(np.mean(np.abs(p_cvr - true_cvr))),
         "bias": float(p_cvr.mean() - true_cvr.mean()),
@@ -247,8 +335,10 @@ def markdown(report):
     runs = report["runs"]
     methods = [m for m in METHODS if any(r["method"] == m for r in runs)]
     seeds = sorted({r["seed"] for r in runs})
+    data_format = s.get("format", "synthetic")
+    written = "" if data_format == "synthetic" else f", written as {data_format}'s files"
     lines = [
-        "# Funnel models on a synthetic funnel with a known CVR",
+        f"# Funnel models on a synthetic funnel with a known CVR{written}",
         "",
         f"Measured {report['date']} with `{report['command']}` ({report['wall_s']:.0f} s wall).",
         "",
@@ -295,12 +385,9 @@ def markdown(report):
             lines.append(
                 f"| {DISPLAY[method]} vs {DISPLAY[baseline]} | " + " | ".join(cells) + " |"
             )
-    capped = [r for r in runs if r["best_epoch"] >= s["max_epochs"]]
     lines += [
         "",
-        f"Runs whose best epoch was the epoch cap ({s['max_epochs']}): "
-        + (", ".join(f"{r['method']} seed {r['seed']}" for r in capped) or "none")
-        + ".",
+        fair.capped_runs_line(runs, s["max_epochs"], lambda r: f"{r['method']} seed {r['seed']}"),
     ]
     return "\n".join(lines) + "\n"
 
@@ -311,6 +398,12 @@ def main(argv=None):
     parser.add_argument("--trials", type=int, default=6, help="tuning budget per method")
     parser.add_argument("--num-rows", type=int, default=120000)
     parser.add_argument("--methods", default=",".join(METHODS))
+    parser.add_argument(
+        "--format",
+        choices=FORMATS,
+        default="synthetic",
+        help="the funnel as a TabularDataset, or written as Ali-CCP's or AliExpress' files",
+    )
     bu.add_training_flags(parser, batch_size=512)
     parser.add_argument("--out", default=os.path.join(HERE, "results"))
     args = parser.parse_args(argv)
@@ -318,7 +411,10 @@ def main(argv=None):
     unknown = sorted(set(methods) - set(METHODS))
     if unknown:
         parser.error(f"unknown methods {unknown}; expected some of {list(METHODS)}")
+    if args.format != "synthetic" and "clicked-only" in methods:
+        parser.error("--format ali-ccp and aliexpress take the funnel models, not clicked-only")
     settings = {
+        "format": args.format,
         "seeds": args.seeds,
         "trials": args.trials,
         "num_rows": args.num_rows,
@@ -330,7 +426,8 @@ def main(argv=None):
     for seed in range(1, args.seeds + 1):
         for tuned in tuning:
             runs.append(score(tuned["method"], tuned["best"], seed, settings))
-    base = os.path.join(args.out, "funnel_models")
+    suffix = "" if args.format == "synthetic" else "_" + args.format.replace("-", "_")
+    base = os.path.join(args.out, "funnel_models" + suffix)
     report = bu.new_report(
         started, settings, tuning=tuning, runs=runs, comparisons=comparisons(runs)
     )

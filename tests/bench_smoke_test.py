@@ -108,6 +108,39 @@ def test_funnel_benchmark_tunes_compares_and_writes_its_report(tmp_path):
     text = (tmp_path / "funnel_models.md").read_text()
     assert "ESCM2-DR vs ESMM" in text and "bias: mean pCVR - mean true CVR" in text
 
+    # The same funnel written as AliExpress' published files, through its loader.
+    completed = _bench(
+        *("funnel_models.py", "--format", "aliexpress", "--methods", "esmm,aitm"),
+        *("--seeds", 1, "--trials", 1, "--num-rows", 3000, "--max-epochs", 1, "--no-xla"),
+        *("--out", tmp_path),
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    report = json.loads((tmp_path / "funnel_models_aliexpress.json").read_text())
+    assert report["settings"]["format"] == "aliexpress"
+    assert all(0.0 <= r["auc_all_impressions"] <= 1.0 for r in report["runs"])
+
+
+@pytest.mark.slow
+def test_peer_models_benchmark_compares_with_mmoe_and_resumes(tmp_path):
+    args = ["--datasets", "kuairand", "--arms", "mmoe,pcgrad", "--trials", 1, "--seeds", 2]
+    args += ["--max-epochs", 1, "--no-xla", "--out", tmp_path]
+    completed = _bench("peer_models.py", *args)
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    report = json.loads((tmp_path / "peer_models.json").read_text())
+    assert sorted((r["arm"], r["seed"]) for r in report["runs"]) == [
+        ("mmoe", 1),
+        ("mmoe", 2),
+        ("pcgrad", 1),
+        ("pcgrad", 2),
+    ]
+    assert all(len(t["trials"]) == 1 for t in report["tuning"])
+    comparison = report["comparisons"]["kuairand|pcgrad|click"]
+    assert comparison["seeds"] == 2 and comparison["verdict"] in ("level", "better", "worse")
+    assert "| MMoE + PCGrad |" in (tmp_path / "peer_models.md").read_text()
+    # Resumes from the run files instead of tuning and training again.
+    again = _bench("peer_models.py", *args)
+    assert again.returncode == 0 and "tuned" not in again.stdout
+
 
 @pytest.mark.slow
 def test_dlen_kuairand_benchmark_writes_its_report(tmp_path):
