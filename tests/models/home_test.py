@@ -3,9 +3,8 @@
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 
-from zoo.export import export_saved_model
+from tests.model_test_case import run_model_round_trip
 from zoo.layers.heads.group_routing import GroupRouting
 from zoo.models.home import HoME
 
@@ -36,45 +35,10 @@ def test_fit_save_reload_export(synthetic_dataset, synthetic_preprocessor, tmp_p
     # Every mechanism on, two categories. (The ablated switcher trains and reloads in
     # tests/layers/home_test.py.)
     model = _build(synthetic_dataset, synthetic_preprocessor, task_categories=[["like"], ["click"]])
-    model.build()
-    model.compile(jit_compile=True)
-    train = synthetic_dataset.tf_dataset("train", synthetic_preprocessor, 64, shuffle=True, seed=1)
-    before = [np.array(w) for w in model.trainable_weights]
-    assert before
-    with model.preprocessed_inputs():
-        history = model.fit(train, epochs=2, verbose=0)
-    assert np.isfinite(history.history["loss"]).all()
-    assert any(not np.allclose(b, np.array(a)) for b, a in zip(before, model.trainable_weights))
-
-    x = _features(synthetic_dataset)
-    predictions = model.predict(x, verbose=0)
-    assert sorted(predictions) == ["click", "like"]
-    for p in predictions.values():
-        assert p.shape == (len(synthetic_dataset.test), 1)
-        assert ((p > 0) & (p < 1)).all()
-
-    path = str(tmp_path / "model.keras")
-    model.save(path)
-    reloaded = keras.saving.load_model(path)
-    assert type(reloaded) is HoME
-    assert reloaded.get_config() == model.get_config()
-    assert reloaded.task_categories == model.task_categories
-    again = reloaded.predict(x, verbose=0)
-    for task in predictions:
-        np.testing.assert_array_equal(predictions[task], again[task])
-
-    export_path = export_saved_model(model, str(tmp_path / "serving"), "m")
-    serve = tf.saved_model.load(export_path).signatures["serving_default"]
-    for rows in (1, 37):
-        raw = {k: v[:rows] for k, v in synthetic_dataset.test.features.items()}
-        served = serve(
-            **{
-                k: tf.constant(np.asarray(v).tolist() if v.dtype == object else v)
-                for k, v in raw.items()
-            }
-        )
-        for task in predictions:
-            np.testing.assert_allclose(served[task].numpy(), predictions[task][:rows, 0], atol=1e-5)
+    trip = run_model_round_trip(
+        model, synthetic_dataset, synthetic_preprocessor, tmp_path, extra_outputs=()
+    )
+    assert trip.reloaded.task_categories == model.task_categories
 
 
 def test_categories_are_task_names_mapped_to_the_switchers_indices(

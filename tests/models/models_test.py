@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tests.model_test_case import run_model_round_trip
 from zoo import models
-from zoo.export import export_saved_model
 
 MODEL_KWARGS = {
     models.SingleTask: {"hidden_units": [16]},
@@ -62,46 +62,7 @@ def _features(dataset, split="test", rows=None):
 @pytest.mark.parametrize("model_cls", ALL_MODELS, ids=lambda c: c.__name__)
 def test_fit_save_reload_export(model_cls, synthetic_dataset, synthetic_preprocessor, tmp_path):
     model = _build(model_cls, synthetic_dataset, synthetic_preprocessor)
-    model.build()
-    model.compile(jit_compile=True)
-    train = synthetic_dataset.tf_dataset("train", synthetic_preprocessor, 64, shuffle=True, seed=1)
-    before = [np.array(w) for w in model.trainable_weights]
-    assert before
-    with model.preprocessed_inputs():  # the zoo's pipeline preprocesses once, cached
-        history = model.fit(train, epochs=2, verbose=0)
-    assert np.isfinite(history.history["loss"]).all()
-    assert any(not np.allclose(b, np.array(a)) for b, a in zip(before, model.trainable_weights))
-
-    x = _features(synthetic_dataset)
-    predictions = model.predict(x, verbose=0)
-    assert sorted(predictions) == ["click", "like"]
-    for p in predictions.values():
-        assert p.shape == (len(synthetic_dataset.test), 1)
-        assert ((p > 0) & (p < 1)).all()
-
-    path = str(tmp_path / "model.keras")
-    model.save(path)
-    reloaded = keras.saving.load_model(path)
-    assert type(reloaded) is model_cls
-    assert reloaded.get_config() == model.get_config()
-    again = reloaded.predict(x, verbose=0)
-    for task in predictions:
-        np.testing.assert_array_equal(predictions[task], again[task])
-    # The preprocessor travels inside the .keras file.
-    assert reloaded.preprocessor.get_config() == synthetic_preprocessor.get_config()
-
-    export_path = export_saved_model(model, str(tmp_path / "serving"), "m")
-    serve = tf.saved_model.load(export_path).signatures["serving_default"]
-    for rows in (1, 37):
-        raw = {k: v[:rows] for k, v in synthetic_dataset.test.features.items()}
-        served = serve(
-            **{
-                k: tf.constant(np.asarray(v).tolist() if v.dtype == object else v)
-                for k, v in raw.items()
-            }
-        )
-        for task in predictions:
-            np.testing.assert_allclose(served[task].numpy(), predictions[task][:rows, 0], atol=1e-5)
+    run_model_round_trip(model, synthetic_dataset, synthetic_preprocessor, tmp_path)
 
 
 @pytest.mark.parametrize(

@@ -1,11 +1,10 @@
-"""PEPNet: trains under XLA, round-trips through .keras, exports with serve(x) == model(x)."""
+"""PEPNet: the shared round trip (tests/model_test_case.py), its gates, its feature lists."""
 
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 
-from zoo.export import export_saved_model
+from tests.model_test_case import run_model_round_trip
 from zoo.layers.heads.bias_logit import BiasLogit
 from zoo.models.pepnet import PEPNet
 
@@ -35,53 +34,23 @@ def _features(dataset, rows=None):
 @pytest.mark.parametrize("config", list(CONFIGS))
 def test_fit_save_reload_export(config, synthetic_dataset, synthetic_preprocessor, tmp_path):
     model = _build(synthetic_dataset, synthetic_preprocessor, **CONFIGS[config])
-    model.build()
-    model.compile(jit_compile=True)
-    train = synthetic_dataset.tf_dataset("train", synthetic_preprocessor, 64, shuffle=True, seed=1)
-    before = [np.array(w) for w in model.trainable_weights]
-    assert before
-    with model.preprocessed_inputs():
-        history = model.fit(train, epochs=2, verbose=0)
-    assert np.isfinite(history.history["loss"]).all()
-    after = model.trainable_weights
-    assert any(not np.allclose(b, np.array(a)) for b, a in zip(before, after))
+    # One SavedModel export per model class (the slow part): the variant with
+    # every gate exports; the other fits and reloads from .keras only.
+    trip = run_model_round_trip(
+        model,
+        synthetic_dataset,
+        synthetic_preprocessor,
+        tmp_path,
+        extra_outputs=(),
+        export=config == "epnet-and-ppnet",
+    )
     # Every part trains: the embedding, the task DNNs, their gates (and EPNet's gate).
     moved = {
         w.path.split("/")[-2]
-        for b, w in zip(before, after)
+        for b, w in zip(trip.before, model.trainable_weights)
         if b.shape == w.shape and not np.allclose(b, np.array(w))
     }
     assert {f"table_dim_{CONFIGS[config]['field_dim']}", "hidden", "output"} <= moved, moved
-
-    x = _features(synthetic_dataset)
-    predictions = model.predict(x, verbose=0)
-    assert sorted(predictions) == ["click", "like"]
-    for p in predictions.values():
-        assert p.shape == (len(synthetic_dataset.test), 1)
-        assert ((p > 0) & (p < 1)).all()
-
-    path = str(tmp_path / "model.keras")
-    model.save(path)
-    reloaded = keras.saving.load_model(path)
-    assert type(reloaded) is PEPNet
-    assert reloaded.get_config() == model.get_config()
-    again = reloaded.predict(x, verbose=0)
-    for task in predictions:
-        np.testing.assert_array_equal(predictions[task], again[task])
-    assert reloaded.preprocessor.get_config() == synthetic_preprocessor.get_config()
-
-    export_path = export_saved_model(model, str(tmp_path / "serving"), "m")
-    serve = tf.saved_model.load(export_path).signatures["serving_default"]
-    for rows in (1, 37):
-        raw = {k: v[:rows] for k, v in synthetic_dataset.test.features.items()}
-        served = serve(
-            **{
-                k: tf.constant(np.asarray(v).tolist() if v.dtype == object else v)
-                for k, v in raw.items()
-            }
-        )
-        for task in predictions:
-            np.testing.assert_allclose(served[task].numpy(), predictions[task][:rows, 0], atol=1e-5)
 
 
 def test_defaults_epnet_off_and_categorical_priors(synthetic_dataset, synthetic_preprocessor):

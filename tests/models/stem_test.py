@@ -1,11 +1,11 @@
-"""STEM: trains with XLA, round-trips through .keras, exports with serve(x) == model(x)."""
+"""STEM: the shared round trip (tests/model_test_case.py), its tables, gates and gradients."""
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from zoo.export import export_saved_model
+from tests.model_test_case import run_model_round_trip
 from zoo.layers.gates.dselect_k_gate import DSelectKGate
 from zoo.models.stem import STEM
 
@@ -23,66 +23,24 @@ def _features(dataset, rows=None):
     return data if rows is None else {k: v[:rows] for k, v in data.items()}
 
 
-def _fit(model, dataset, preprocessor):
-    """Two epochs with XLA; asserts a finite loss and moved weights."""
-    model.build()
-    model.compile(jit_compile=True)
-    train = dataset.tf_dataset("train", preprocessor, 64, shuffle=True, seed=1)
-    before = [np.array(w) for w in model.trainable_weights]
-    with model.preprocessed_inputs():  # the zoo's pipeline preprocesses once, cached
-        history = model.fit(train, epochs=2, verbose=0)
-    assert np.isfinite(history.history["loss"]).all()
-    assert any(not np.allclose(b, np.array(a)) for b, a in zip(before, model.trainable_weights))
-    return history
-
-
-def _assert_reloads(model, x, tmp_path):
-    predictions = model.predict(x, verbose=0)
-    path = str(tmp_path / "stem.keras")
-    model.save(path)
-    reloaded = keras.saving.load_model(path)
-    assert type(reloaded) is STEM
-    assert reloaded.get_config() == model.get_config()
-    again = reloaded.predict(x, verbose=0)
-    for task in predictions:
-        np.testing.assert_array_equal(predictions[task], again[task])
-    return predictions, reloaded
-
-
+# One SavedModel export per model class (the slow part): the variant with task
+# tables of their own width exports; the others fit and reload from .keras only.
 @pytest.mark.parametrize(
-    "kwargs",
-    [SMALL, {**SMALL, "task_embedding_dim": 2, "gate_input": "concat"}],
+    "kwargs, export",
+    [(SMALL, False), ({**SMALL, "task_embedding_dim": 2, "gate_input": "concat"}, True)],
     ids=["shared-widths", "narrow-task-tables"],
 )
-def test_fit_save_reload_export(kwargs, synthetic_dataset, synthetic_preprocessor, tmp_path):
+def test_fit_save_reload_export(
+    kwargs, export, synthetic_dataset, synthetic_preprocessor, tmp_path
+):
     model = _build(synthetic_dataset, synthetic_preprocessor, **kwargs)
-    _fit(model, synthetic_dataset, synthetic_preprocessor)
+    trip = run_model_round_trip(
+        model, synthetic_dataset, synthetic_preprocessor, tmp_path, extra_outputs=(), export=export
+    )
     # Every table is the model's: the shared set and one set per task.
     tables = {w.path.split("/")[-3] for w in model.trainable_weights if "embeddings" in w.path}
     assert tables == {"embedding", "embedding_click", "embedding_like"}
-
-    x = _features(synthetic_dataset)
-    predictions, reloaded = _assert_reloads(model, x, tmp_path)
-    assert sorted(predictions) == ["click", "like"]
-    for p in predictions.values():
-        assert p.shape == (len(synthetic_dataset.test), 1)
-        assert ((p > 0) & (p < 1)).all()
-    assert reloaded.preprocessor.get_config() == synthetic_preprocessor.get_config()
-    assert reloaded.task_embedding_dim == kwargs.get("task_embedding_dim")
-
-    export_path = export_saved_model(model, str(tmp_path / "serving"), "m")
-    serve = tf.saved_model.load(export_path).signatures["serving_default"]
-    for rows in (1, 37):
-        raw = _features(synthetic_dataset, rows)
-        served = serve(
-            **{
-                k: tf.constant(np.asarray(v).tolist() if v.dtype == object else v)
-                for k, v in raw.items()
-            }
-        )
-        assert sorted(served) == ["click", "like"]
-        for task in predictions:
-            np.testing.assert_allclose(served[task].numpy(), predictions[task][:rows, 0], atol=1e-5)
+    assert trip.reloaded.task_embedding_dim == kwargs.get("task_embedding_dim")
 
 
 def test_a_dselect_k_gate_trains_and_reloads(synthetic_dataset, synthetic_preprocessor, tmp_path):
@@ -90,10 +48,10 @@ def test_a_dselect_k_gate_trains_and_reloads(synthetic_dataset, synthetic_prepro
     gates = model.switcher.task_gates
     assert [type(g) for g in gates] == [DSelectKGate] * 2
     assert all(g.k == 2 and g.num_experts == 5 for g in gates)
-    _fit(model, synthetic_dataset, synthetic_preprocessor)
-    x = _features(synthetic_dataset, 40)
-    _, reloaded = _assert_reloads(model, x, tmp_path)
-    assert [type(g) for g in reloaded.switcher.task_gates] == [DSelectKGate] * 2
+    trip = run_model_round_trip(
+        model, synthetic_dataset, synthetic_preprocessor, tmp_path, export=False
+    )
+    assert [type(g) for g in trip.reloaded.switcher.task_gates] == [DSelectKGate] * 2
 
 
 def test_gate_weights_are_distributions_named_by_task(synthetic_dataset, synthetic_preprocessor):
