@@ -23,8 +23,11 @@ its own validation loss), then trains at its chosen settings on the funnels of
 seeds 1..`--seeds`, each a fresh draw. Scored on every test impression:
 exact AUC against a conversion drawn from the true CVR, mean absolute error to
 the true CVR, the bias of the estimate (mean pCVR - mean true CVR, the
-"inherent estimation bias" ESCM2 addresses), and, for reference, the AUC on
-clicked test rows only (the usual, biased evaluation). Each method is
+"inherent estimation bias" ESCM2 addresses), for reference the AUC on
+clicked test rows only (the usual, biased evaluation), and the AUCs of the
+tasks the models train on, pCTR against clicks and pCTCVR against
+click-and-convert over all impressions (what the ESMM, ESCM2 and AITM papers
+report). Each method is
 compared seed by seed with the baseline its paper beats (ESMM against the
 clicked-only model; ESCM2 and AITM against ESMM).
 
@@ -218,16 +221,17 @@ def build(method, funnel, values):
     return model, funnel
 
 
-def p_cvr_of(method, model, raw):
-    """pCVR for every test impression (the raw features `raw`), `(rows,)`."""
+def predictions_of(method, model, raw):
+    """`(pCVR, pCTR, pCTCVR)` for every test impression (raw features `raw`), each `(rows,)`;
+    the clicked-only model has no pCTR or pCTCVR (`None`)."""
     import numpy as np
 
     if method == "clicked-only":
-        return np.asarray(model(raw, training=False)["conversion"]).reshape(-1)
+        return np.asarray(model(raw, training=False)["conversion"]).reshape(-1), None, None
     outputs = model.all_outputs(model.preprocessor(raw), training=False)
     click, conversion = model.task_names
     name = f"{conversion}_given_{click}" if method == "aitm" else "cvr"
-    return np.asarray(outputs[name]).reshape(-1)
+    return tuple(np.asarray(outputs[n]).reshape(-1) for n in (name, click, conversion))
 
 
 def train(method, values, seed, settings):
@@ -274,7 +278,8 @@ def score(method, values, seed, settings):
     true_cvr = truth["true_cvr"][first_test_row:]
     counterfactual = truth["counterfactual_conversion"][first_test_row:]
     clicked_test = truth["click"][first_test_row:] > 0.5
-    p_cvr = p_cvr_of(method, model, test_features)
+    p_cvr, p_ctr, p_ctcvr = predictions_of(method, model, test_features)
+    test_click, test_purchase = truth["click"][first_test_row:], truth["purchase"][first_test_row:]
     run = {
         "method": method,
         "seed": seed,
@@ -286,6 +291,9 @@ def score(method, values, seed, settings):
         "mae_true_cvr": float(np.mean(np.abs(p_cvr - true_cvr))),
         "bias": float(p_cvr.mean() - true_cvr.mean()),
         "true_cvr_mean": float(true_cvr.mean()),
+        # The tasks as the models are trained and their papers score them.
+        "auc_ctr": None if p_ctr is None else roc_auc(test_click, p_ctr),
+        "auc_ctcvr": None if p_ctcvr is None else roc_auc(test_purchase, p_ctcvr),
         "epochs_run": result.epochs_run,
         "best_epoch": result.best_epoch,
         "train_samples_per_second": result.train_samples_per_second,
@@ -305,6 +313,8 @@ METRICS = (
     ("mae_true_cvr", "mean abs. error to the true CVR", ".4f", False),
     ("bias", "bias: mean pCVR - mean true CVR", ".4f", None),
     ("auc_clicked_rows", "AUC, clicked test rows only (the usual, biased view)", ".4f", True),
+    ("auc_ctr", "pCTR AUC against clicks (all impressions)", ".4f", True),
+    ("auc_ctcvr", "pCTCVR AUC against click-and-convert (all impressions)", ".4f", True),
 )
 
 
@@ -326,6 +336,8 @@ def comparisons(runs):
                 higher = False
             else:
                 values, base = _by_method(runs, method, key), _by_method(runs, baseline, key)
+            if None in values or None in base:  # the clicked-only model has no pCTR
+                continue
             table[f"{method}|{key}"] = fair.paired_difference(values, base, higher)
     return table
 
