@@ -30,6 +30,9 @@ class LossWeighting(keras.layers.Layer):
     # GradNorm needs each task's gradient norm on the shared weights, which
     # only the model's training step can compute; see `balance_loss`.
     uses_gradient_norms = False
+    # PCGrad and MetaBalance combine the tasks' own gradients on the shared
+    # weights (`combine_gradients`), which the model's training step hands them.
+    combines_gradients = False
 
     def __init__(self, task_names, **kwargs):
         # Loss arithmetic stays float32 under a mixed-precision policy.

@@ -313,7 +313,7 @@ class MultiTaskModel(
         self.call(
             dummy_inputs(self.features)
         )  # every sublayer a subclass's call uses, not only the towers
-        if getattr(self.loss_weighting, "combines_gradients", False):
+        if self.loss_weighting.combines_gradients:
             # PCGrad, MetaBalance: refuse a switcher that shares nothing; MetaBalance
             # sizes its moving averages to the shared weights before it builds.
             shared = self.switcher.shared_weights() if self.switcher is not None else []

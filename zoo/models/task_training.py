@@ -114,7 +114,7 @@ class TaskTraining:
         return sum(terms[1:], terms[0]) if terms else None
 
     def train_step(self, data):
-        if getattr(self.loss_weighting, "combines_gradients", False):
+        if self.loss_weighting.combines_gradients:
             if tf.distribute.get_strategy().num_replicas_in_sync > 1:
                 raise ValueError(
                     f"{type(self.loss_weighting).__name__} loss weighting trains on one replica "
