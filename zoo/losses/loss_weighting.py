@@ -69,6 +69,20 @@ class LossWeighting(keras.layers.Layer):
         """Dict from task name to the factor each task's loss now gets (a float)."""
         raise NotImplementedError
 
+    def bind_shared_weights(self, shared_weights, model_name):
+        """Checks, when the model builds, that a gradient-combining weighting has weights to
+        operate on (`combines_gradients`); the model calls it before `build`.
+
+        Args:
+            shared_weights: the switcher's `shared_weights()`.
+            model_name: the model's class name, for the error.
+        """
+        if not shared_weights:
+            raise ValueError(
+                f"{type(self).__name__} needs weights shared by all tasks, and {model_name}'s "
+                "switcher has none. Use another loss weighting for this model."
+            )
+
     def training_callbacks(self):
         """Keras callbacks the model's `fit` adds for this weighting; none by default.
 

@@ -118,11 +118,7 @@ class MetaBalance(LossWeighting):
             shared_weights: the switcher's `shared_weights()`.
             model_name: the model's class name, for the error.
         """
-        if not shared_weights:
-            raise ValueError(
-                f"{type(self).__name__} needs weights shared by all tasks, and {model_name}'s "
-                "switcher has none. Use another loss weighting for this model."
-            )
+        super().bind_shared_weights(shared_weights, model_name)
         count = len(shared_weights)
         if self.num_shared_weights is not None and self.num_shared_weights != count:
             raise ValueError(

@@ -83,19 +83,6 @@ class PCGrad(LossWeighting):
         self.seed_generator = keras.random.SeedGenerator(self.seed, name="seed_generator")
         self.built = True
 
-    def bind_shared_weights(self, shared_weights, model_name):
-        """Checks, when the model builds, that there are weights to operate on.
-
-        Args:
-            shared_weights: the switcher's `shared_weights()`.
-            model_name: the model's class name, for the error.
-        """
-        if not shared_weights:
-            raise ValueError(
-                f"{type(self).__name__} needs weights shared by all tasks, and {model_name}'s "
-                "switcher has none. Use another loss weighting for this model."
-            )
-
     def combine(self, task_losses):
         return ops.sum(ops.stack(task_losses))
 
