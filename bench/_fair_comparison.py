@@ -50,12 +50,18 @@ def tune(name, space, run_trial, trials, seed):
     hyperparameters = keras_tuner.HyperParameters()
     for key, choices in space.items():
         hyperparameters.Choice(key, list(choices))
-    tried = []
+    tried, errors = [], []
 
     class Search(keras_tuner.RandomSearch):
         def run_trial(self, trial, *args, **kwargs):
             values = dict(trial.hyperparameters.values)
-            loss = float(run_trial(values))
+            try:
+                loss = float(run_trial(values))
+            except Exception as error:
+                # KerasTuner logs a failed trial and goes on; a trial that raises is a bug
+                # in the model or the benchmark, so it stops the search below.
+                errors.append(error)
+                raise
             tried.append({"values": values, "val_loss": loss})
             # A failed or diverged trial ranks last rather than stopping the search.
             return {"val_loss": loss if math.isfinite(loss) else float("inf")}
@@ -71,6 +77,8 @@ def tune(name, space, run_trial, trials, seed):
             overwrite=True,
         )
         search.search(verbose=0)
+        if errors:
+            raise RuntimeError(f"A trial of the search {name!r} failed") from errors[0]
         best = dict(search.get_best_hyperparameters(1)[0].values)
     return best, tried
 

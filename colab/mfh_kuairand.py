@@ -22,8 +22,8 @@
 # that shares everything between them lets the heavy users' data drown the
 # others. MFH makes the user group a *facet* of the tasks: 3 groups × 3 tasks
 # = 9 heads. A tree of switchers shares what it can: a shared bottom, then a
-# CGC level with a branch per group, then inside each group a CGC level with
-# a branch per task. Each sample trains only its own group's heads, and the
+# two-level PLE with a branch per group, then inside each group a CGC level
+# with a branch per task. Each sample trains only its own group's heads, and the
 # model picks those heads at serving time from the group feature.
 #
 # Tasks here: `pcr` (play completion rate, regression; masked where the

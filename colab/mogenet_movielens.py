@@ -20,8 +20,8 @@
 #
 # A mixture-of-experts model such as MMoE sees each (user, item) row on its
 # own: the user's and the item's features, nothing about who else watched
-# what. MoGENet (Wang et al., "Mixture of Graph Enhanced Expert Networks for
-# Multi-task Recommendation") adds collaborative signal from three graphs:
+# what. MoGENet (Hu, Shen, Wu et al., Ant Group, "Mixture of Graph Enhanced Expert
+# Networks for Multi-task Recommendation") adds collaborative signal from three graphs:
 #
 # * a multi-channel graph network (MGNN) runs over the user-item, user-user
 #   and item-item graphs and gives four representations of the pair: the

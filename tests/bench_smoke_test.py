@@ -157,16 +157,18 @@ def test_dlen_kuairand_benchmark_writes_its_report(tmp_path):
 
 
 @pytest.mark.slow
-def test_mfh_kuairand_benchmark_writes_its_report(tmp_path):
-    args = ["--models", "flat,biasnet", "--seeds", 1, "--max-epochs", 1, "--no-xla"]
-    args += ["--out", tmp_path]
+def test_mfh_kuairand_benchmark_tunes_compares_and_writes_its_report(tmp_path):
+    args = ["--models", "mfh,biasnet", "--trials", 1, "--seeds", 1, "--max-epochs", 1]
+    args += ["--batch-size", 4096, "--no-xla", "--out", tmp_path]
     completed = _bench("mfh_kuairand.py", *args)
     assert completed.returncode == 0, completed.stderr[-3000:]
     report = json.loads((tmp_path / "mfh_kuairand.json").read_text())
-    assert sorted(r["model"] for r in report["runs"]) == ["biasnet", "flat"]
+    assert sorted(r["model"] for r in report["runs"]) == ["biasnet", "mfh"]
     assert set(report["runs"][0]["per_group"]) == {"new", "low", "high"}
+    assert [t["model"] for t in report["tuning"]] == ["mfh", "biasnet"]
+    assert set(report["comparisons"]) >= {"biasnet|low|pcr", "biasnet|high|click"}
     table = (tmp_path / "mfh_kuairand.md").read_text()
-    assert "## high users" in table and "| flat 9-task |" in table
+    assert "## high users" in table and "| MFH − Biasnet 3-task |" in table
 
 
 @pytest.mark.slow

@@ -44,8 +44,9 @@ def _raw(dataset, rows=64):
         {"layout": "flat"},
         {"layout": "mfh", "group_level": "mmoe", "task_level": "shared-bottom"},
         {"layout": "mfh", "group_level": "ple", "task_level": "mmoe"},
+        {"layout": "mfh", "group_level": "cgc", "task_level": "cgc"},
     ],
-    ids=["mfh", "h-mtl", "flat", "mmoe+shared-bottom", "ple+mmoe"],
+    ids=["mfh", "h-mtl", "flat", "mmoe+shared-bottom", "ple+mmoe", "cgc+cgc"],
 )
 def test_a_sample_trains_only_its_own_groups_heads(tree, synthetic_dataset, synthetic_preprocessor):
     model = _model(synthetic_preprocessor, **tree)
@@ -64,6 +65,23 @@ def test_a_sample_trains_only_its_own_groups_heads(tree, synthetic_dataset, synt
         if g is not None and float(tf.reduce_max(tf.abs(g))) > 0 and "tower_" in path
     }
     assert touched == {"tower_click__north", "tower_score__north"}, touched
+
+
+def test_the_default_tree_is_the_appendixs():
+    """Appendix section 4: bottom 512, PLE over groups (256 then 128), CGC over tasks (128)."""
+    from zoo.layers import CGCSwitcher, FacetTreeSwitcher, PLESwitcher
+
+    tree = FacetTreeSwitcher(num_groups=3, num_facet_tasks=3)
+    tree.build((None, 40))
+    assert tree.bottom.units == [512]
+    assert isinstance(tree.group_level, PLESwitcher)
+    assert [level.expert_units for level in tree.group_level.levels] == [[256], [128]]
+    assert [level.num_task_experts for level in tree.group_level.levels] == [[2, 2, 2]] * 2
+    assert tree.group_level.num_shared_experts == 2
+    assert all(isinstance(level, CGCSwitcher) for level in tree.task_levels)
+    assert [level.expert_units for level in tree.task_levels] == [[128]] * 3
+    outputs = tree(np.zeros((2, 40), "float32"))
+    assert len(outputs) == 9 and all(o.shape == (2, 128) for o in outputs)
 
 
 def test_outputs_are_the_own_groups_heads_and_serve_under_task_names(

@@ -55,8 +55,8 @@ class InteractionGraphs:
     ```
 
     References:
-        Wang et al., "Mixture of Graph Enhanced Expert Networks for
-        Multi-task Recommendation", section 2 (graph definitions).
+        Hu, Shen, Wu et al. (Ant Group), "Mixture of Graph Enhanced Expert
+        Networks for Multi-task Recommendation", section 2 (graph definitions).
     """
 
     user_item: tf.sparse.SparseTensor

@@ -15,8 +15,8 @@ class MFH(MultiTaskModel):
 
     The tasks are the product of two facets: user groups (the values of
     `group_feature`, gathered into `groups`) and the tasks given. A tree of
-    switchers (`zoo.layers.FacetTreeSwitcher`: a shared bottom, a CGC level
-    over groups, a CGC level over tasks inside each group) ends in one tower
+    switchers (`zoo.layers.FacetTreeSwitcher`: a shared bottom, a two-level
+    PLE over groups, a CGC level over tasks inside each group) ends in one tower
     per (group, task); towers may differ per group (`group_tower_units`).
 
     Each sample is routed to its own group's heads by a
@@ -51,8 +51,9 @@ class MFH(MultiTaskModel):
             task_experts, task_shared_experts, task_units: the tree's sizes,
             the appendix's by default.
         group_level, task_level: the switcher at each facet level of the
-            `"mfh"` layout: `"cgc"` (default), `"ple"`, `"mmoe"` or
-            `"shared-bottom"`.
+            `"mfh"` layout: `"cgc"`, `"ple"`, `"mmoe"` or `"shared-bottom"`;
+            the appendix's PLE over groups and CGC over tasks by default.
+        dropout: dropout rate inside the tree's switchers (bottom, experts).
         tower_units: every head's tower widths unless `group_tower_units`
             names the group.
         group_tower_units: dict from group name to tower widths
@@ -82,8 +83,9 @@ class MFH(MultiTaskModel):
         task_experts=1,
         task_shared_experts=1,
         task_units=(128,),
-        group_level="cgc",
+        group_level="ple",
         task_level="cgc",
+        dropout=0.0,
         tower_units=(64,),
         group_tower_units=None,
         heads=(),
@@ -129,6 +131,7 @@ class MFH(MultiTaskModel):
             task_units=task_units,
             group_level=group_level,
             task_level=task_level,
+            dropout=dropout,
             name="switcher",
         )
         super().__init__(
@@ -187,6 +190,7 @@ class MFH(MultiTaskModel):
                 "task_units": switcher.task_units,
                 "group_level": switcher.group_level_kind,
                 "task_level": switcher.task_level_kind,
+                "dropout": switcher.dropout,
                 "group_tower_units": self.group_tower_units,
             }
         )

@@ -76,8 +76,8 @@ class MoGENet(MultiTaskModel):
     ```
 
     References:
-        Wang et al., "Mixture of Graph Enhanced Expert Networks for
-        Multi-task Recommendation", equations (3) to (8).
+        Hu, Shen, Wu et al. (Ant Group), "Mixture of Graph Enhanced Expert
+        Networks for Multi-task Recommendation", equations (3) to (8).
     """
 
     def __init__(

@@ -67,8 +67,8 @@ class GraphAttentionAggregation(keras.layers.Layer):
     ```
 
     References:
-        Wang et al., "Mixture of Graph Enhanced Expert Networks for
-        Multi-task Recommendation", equations (1) and (2); Vaswani et al.,
+        Hu, Shen, Wu et al. (Ant Group), "Mixture of Graph Enhanced Expert
+        Networks for Multi-task Recommendation", equations (1) and (2); Vaswani et al.,
         NeurIPS 2017; Liu et al., "GeniePath", AAAI 2019, equation (3).
     """
 

@@ -62,8 +62,8 @@ class MGNNLayer(keras.layers.Layer):
     ```
 
     References:
-        Wang et al., "Mixture of Graph Enhanced Expert Networks for
-        Multi-task Recommendation", equations (1) and (2); Liu et al.,
+        Hu, Shen, Wu et al. (Ant Group), "Mixture of Graph Enhanced Expert
+        Networks for Multi-task Recommendation", equations (1) and (2); Liu et al.,
         "GeniePath", AAAI 2019, equation (4) (the LSTM-like depth function).
     """
 

@@ -67,8 +67,8 @@ class MultiChannelMGNN(keras.layers.Layer):
         `"item_similarity"`, each float `(batch, units)`.
 
     References:
-        Wang et al., "Mixture of Graph Enhanced Expert Networks for
-        Multi-task Recommendation", section 2.1.
+        Hu, Shen, Wu et al. (Ant Group), "Mixture of Graph Enhanced Expert
+        Networks for Multi-task Recommendation", section 2.1.
     """
 
     def __init__(

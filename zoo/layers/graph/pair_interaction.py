@@ -28,8 +28,8 @@ class PairInteraction(keras.layers.Layer):
         Float `(batch, d)` (`(batch, 2 d)` for `"concat"`).
 
     References:
-        Wang et al., "Mixture of Graph Enhanced Expert Networks for
-        Multi-task Recommendation", equation (3) and Table 4.
+        Hu, Shen, Wu et al. (Ant Group), "Mixture of Graph Enhanced Expert
+        Networks for Multi-task Recommendation", equation (3) and Table 4.
     """
 
     def __init__(self, kind="product", kernel_regularizer=None, **kwargs):

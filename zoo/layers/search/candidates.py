@@ -9,6 +9,14 @@ whichever one wins.
 
 Adding a candidate is one layer class and one line here; the default lists
 below are the AutoMTL paper's Table 1 and are plain configuration.
+
+`mlp-N` is a hidden layer of N units and then the block's width: two dense
+layers. Table 1 gives only "MLP" and the hidden sizes; the authors' code
+(automtl/AutoMTL, `src/blocks/ops.py`) says what a block is: "This block
+applies MLP with one hidden layer", a linear layer to `hidden_size` and then
+one to `block_out_dim`, each followed by batch norm and ReLU. The output
+layer is what lets every candidate of a block return the same width. We
+leave out the batch norm, as the zoo's other blocks do.
 """
 
 import dataclasses

@@ -10,17 +10,21 @@ LAYOUTS = ("mfh", "h-mtl", "flat")
 LEVEL_KINDS = ("cgc", "ple", "mmoe", "shared-bottom")
 
 
-def make_level(kind, num_branches, experts, shared_experts, units, name, **common):
+def make_level(kind, num_branches, experts, shared_experts, units, name, next_units=None, **common):
     """One level of the tree: a zoo switcher with `num_branches` outputs.
 
     `experts` is per branch and `shared_experts` shared (CGC, and PLE's two
     levels); MMoE gets `experts * num_branches + shared_experts` experts
-    under per-branch gates; shared-bottom one MLP of `units` for all.
+    under per-branch gates; shared-bottom one MLP of `units` for all. PLE's
+    first extraction level has experts of `units`, its second of
+    `next_units` (default `units`), as the appendix sizes MFH's group level:
+    256, then 128.
     """
     if kind == "cgc":
         return CGCSwitcher(num_branches, experts, shared_experts, units, name=name, **common)
     if kind == "ple":
-        return PLESwitcher(num_branches, 2, experts, shared_experts, units, name=name, **common)
+        widths = [list(units), list(next_units or units)]
+        return PLESwitcher(num_branches, 2, experts, shared_experts, widths, name=name, **common)
     if kind == "mmoe":
         total = experts * num_branches + shared_experts
         return MMoESwitcher(num_branches, total, units, name=name, **common)
@@ -39,10 +43,17 @@ class FacetTreeSwitcher(Switcher):
 
     - `"mfh"` (multi-faceted hierarchical, the appendix's best): a shared
       bottom MLP, then a level with one branch per group (`group_level`:
-      CGC by default, its own experts per group plus shared ones), then
+      PLE by default, its own experts per group plus shared ones, two
+      extraction levels of `group_units` then `task_units` wide), then
       inside each group's branch a level with one branch per task
       (`task_level`, CGC by default). Either level may be any of
-      `"cgc"`, `"ple"`, `"mmoe"`, `"shared-bottom"`.
+      `"cgc"`, `"ple"`, `"mmoe"`, `"shared-bottom"`. The defaults are the
+      appendix's section 4: "for the level 1 switchers, PLE is adopted, 2
+      experts for each of the three customized branches and 2 shared
+      experts ... the first level PLE expert uses a single-layer MLP of
+      size 256 and the second level expert uses a single-layer MLP of size
+      128; for the level 2 switchers, CGC is adopted, 1 expert for each of
+      the three customized branches and 1 shared expert".
     - `"h-mtl"` (hierarchical, not multi-faceted): the shared bottom, then a
       two-level PLE over all G x T branches at once, with the group level's
       and the task level's sizes; the facets do not shape the tree.
@@ -57,7 +68,8 @@ class FacetTreeSwitcher(Switcher):
             (512,).
         group_experts, group_shared_experts, group_units: the group level:
             experts per group branch (2), shared experts (2), their widths
-            ((256,)).
+            ((256,); a PLE group level's second extraction level takes
+            `task_units`).
         task_experts, task_shared_experts, task_units: the task level inside
             a group: experts per task (1), shared (1), widths ((128,)).
         **kwargs: `Switcher` arguments (activation, dropout, ...).
@@ -83,7 +95,7 @@ class FacetTreeSwitcher(Switcher):
         task_experts=1,
         task_shared_experts=1,
         task_units=(128,),
-        group_level="cgc",
+        group_level="ple",
         task_level="cgc",
         **kwargs,
     ):
@@ -119,6 +131,7 @@ class FacetTreeSwitcher(Switcher):
                 self.group_shared_experts,
                 self.group_units,
                 "groups",
+                next_units=self.task_units,
                 **common,
             )
             self.task_levels = [
@@ -159,9 +172,14 @@ class FacetTreeSwitcher(Switcher):
         if self.layout == "mfh":
             self.group_level.build(shape)
             for level in self.task_levels:
-                level.build((None, self.group_units[-1]))
+                level.build((None, self._group_level_width()))
         else:
             self.levels.build(shape)
+
+    def _group_level_width(self):
+        """The width of each group branch: the group level's last experts."""
+        units = self.task_units if self.group_level_kind == "ple" else self.group_units
+        return units[-1]
 
     def call(self, inputs, training=None, return_gate_weights=False):
         x = self.bottom(inputs, training=training)

@@ -52,8 +52,8 @@ class GraphEnhancedExpertsSwitcher(Switcher):
         A list of `num_tasks` tensors `(batch, expert_units[-1] + z_dim)`.
 
     References:
-        Wang et al., "Mixture of Graph Enhanced Expert Networks for
-        Multi-task Recommendation", equations (4) and (7).
+        Hu, Shen, Wu et al. (Ant Group), "Mixture of Graph Enhanced Expert
+        Networks for Multi-task Recommendation", equations (4) and (7).
     """
 
     def __init__(
