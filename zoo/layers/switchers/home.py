@@ -238,15 +238,12 @@ class HoMESwitcher(Switcher):
         self._units = units
 
         def make_experts(level):
-            return PrivateInputExperts(
+            return self.make_experts(
                 len(self._level_names[level]),
                 units[level],
-                activation=self.activation,
-                dropout=self.dropout,
-                use_batch_norm=expert_batch_norm,
-                kernel_regularizer=self.kernel_regularizer,
-                seed=self.seed,
-                name=f"experts_level_{level}",
+                f"experts_level_{level}",
+                expert_batch_norm,
+                experts_class=PrivateInputExperts,
             )
 
         def make_feature_gate(level):

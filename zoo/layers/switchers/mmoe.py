@@ -1,7 +1,6 @@
 from keras import ops
 
 from zoo.api import register
-from zoo.layers.experts.experts import Experts
 from zoo.layers.gates.factory import check_gate_temperature, make_gate, serialize_gate
 from zoo.layers.switchers.switcher import Switcher
 
@@ -78,15 +77,8 @@ class MMoESwitcher(Switcher):
         self.gate = serialize_gate(gate)
         self.gate_temperature = gate_temperature
         self.expert_batch_norm = expert_batch_norm
-        self.experts = Experts(
-            self.num_experts,
-            self.expert_units,
-            activation=self.activation,
-            dropout=self.dropout,
-            use_batch_norm=expert_batch_norm,
-            kernel_regularizer=self.kernel_regularizer,
-            seed=self.seed,
-            name="experts",
+        self.experts = self.make_experts(
+            self.num_experts, self.expert_units, "experts", expert_batch_norm
         )
         gate_names = ["shared"] if num_gates == 1 else [f"task_{k}" for k in range(num_tasks)]
         self.gates = {

@@ -1,7 +1,6 @@
 from keras import ops
 
 from zoo.api import register
-from zoo.layers.experts.experts import Experts
 from zoo.layers.gates.factory import check_gate_temperature, make_gate, serialize_gate
 from zoo.layers.switchers.branch_inputs import branch_inputs, branch_shapes
 from zoo.layers.switchers.switcher import Switcher
@@ -144,18 +143,7 @@ class STEMSwitcher(Switcher):
         self.gate = serialize_gate(gate)
 
         def make_experts(count, name):
-            if count == 0:
-                return None
-            return Experts(
-                count,
-                self.expert_units,
-                activation=self.activation,
-                dropout=self.dropout,
-                use_batch_norm=expert_batch_norm,
-                kernel_regularizer=self.kernel_regularizer,
-                seed=self.seed,
-                name=name,
-            )
+            return self.make_experts(count, self.expert_units, name, expert_batch_norm)
 
         self.task_experts = [
             make_experts(n, f"experts_task_{k}") for k, n in enumerate(num_task_experts)

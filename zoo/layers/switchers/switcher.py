@@ -1,5 +1,7 @@
 import keras
 
+from zoo.layers.experts.experts import Experts
+
 
 class Switcher(keras.layers.Layer):
     """Base of the switchers: the part of a model that decides what each task sees.
@@ -43,6 +45,26 @@ class Switcher(keras.layers.Layer):
         self.dropout = dropout
         self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
         self.seed = seed
+
+    def make_experts(self, count, units, name, batch_norm=False, experts_class=Experts):
+        """`count` experts of `units`, with this switcher's activation, dropout, regularizer, seed.
+
+        Every switcher builds its experts through this, so an argument every
+        switcher shares reaches every expert the same way. Returns `None` for
+        `count == 0` (a CGC task without experts of its own).
+        """
+        if count == 0:
+            return None
+        return experts_class(
+            count,
+            units,
+            activation=self.activation,
+            dropout=self.dropout,
+            use_batch_norm=batch_norm,
+            kernel_regularizer=self.kernel_regularizer,
+            seed=self.seed,
+            name=name,
+        )
 
     def shared_weights(self):
         """The trainable weights every task's output depends on (none here).
