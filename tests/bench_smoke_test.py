@@ -143,20 +143,6 @@ def test_peer_models_benchmark_compares_with_mmoe_and_resumes(tmp_path):
 
 
 @pytest.mark.slow
-def test_dlen_kuairand_benchmark_writes_its_report(tmp_path):
-    args = ["--models", "mmoe,mmoe-dlen", "--seeds", 1, "--max-epochs", 1, "--no-xla"]
-    completed = _bench("dlen_kuairand.py", *args, "--alpha-ratios", "0.1", "--out", tmp_path)
-    assert completed.returncode == 0, completed.stderr[-3000:]
-    report = json.loads((tmp_path / "dlen_kuairand.json").read_text())
-    assert report["settings"]["jit_compile"] is False
-    runs = {(r["model"], r["alpha_ratio"]) for r in report["runs"]}
-    assert runs == {("mmoe", None), ("mmoe-dlen", 0.3), ("mmoe-dlen", 0.1)}
-    assert all(0 < r["p_up_auc"] < 1 for r in report["runs"] if r["model"] == "mmoe-dlen")
-    table = (tmp_path / "dlen_kuairand.md").read_text()
-    assert "MMoE-DLEN − MMoE" in table and "upper limit alpha_t" in table
-
-
-@pytest.mark.slow
 def test_mfh_kuairand_benchmark_tunes_compares_and_writes_its_report(tmp_path):
     args = ["--models", "mfh,biasnet", "--trials", 1, "--seeds", 1, "--max-epochs", 1]
     args += ["--batch-size", 4096, "--no-xla", "--out", tmp_path]
