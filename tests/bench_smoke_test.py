@@ -27,27 +27,6 @@ def _bench(script, *args):
 
 
 @pytest.mark.slow
-def test_synthetic_correlation_benchmark_writes_its_report(tmp_path):
-    completed = _bench(
-        "synthetic_correlation.py",
-        *("--correlations", "1.0,0.5", "--seeds", 1, "--models", "shared-bottom,mmoe"),
-        *("--epochs", 1, "--num-rows", 1200, "--no-xla", "--out", tmp_path),
-    )
-    assert completed.returncode == 0, completed.stderr[-3000:]
-    report = json.loads((tmp_path / "synthetic_correlation.json").read_text())
-    assert len(report["runs"]) == 2 * 2
-    assert {(r["correlation"], r["model"]) for r in report["summary"]} == {
-        (1.0, "shared-bottom"),
-        (1.0, "mmoe"),
-        (0.5, "shared-bottom"),
-        (0.5, "mmoe"),
-    }
-    png = (tmp_path / "synthetic_correlation.png").read_bytes()
-    assert png[:8] == b"\x89PNG\r\n\x1a\n"
-    assert "Gap to Shared-Bottom" in (tmp_path / "synthetic_correlation.md").read_text()
-
-
-@pytest.mark.slow
 def test_census_table_benchmark_writes_its_table(tmp_path):
     table_args = ("--groups", 1, "--protocols", "all-features", "--seeds", 1, "--no-xla")
     table_args += ("--out", tmp_path)
