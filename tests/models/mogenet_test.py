@@ -80,6 +80,24 @@ def _raw(dataset, rows):
     return {k: v[:rows] for k, v in dataset.test.features.items()}
 
 
+def test_ngcf_adds_a_learned_bias_per_task_to_the_inner_product(
+    dataset, preprocessor, graph_inputs
+):
+    model = _build("ngcf", dataset, preprocessor, graph_inputs)
+    model.build()
+    x = _raw(dataset, 8)
+    before = {task: np.asarray(p) for task, p in model(x).items()}
+    assert any(w is model.task_biases for w in model.trainable_weights)
+    model.task_biases.assign([-3.0, 0.0])  # click's bias only
+    after = {task: np.asarray(p) for task, p in model(x).items()}
+
+    def logit(p):
+        return np.log(p / (1 - p))
+
+    np.testing.assert_allclose(logit(after["click"]), logit(before["click"]) - 3.0, atol=1e-3)
+    np.testing.assert_allclose(after["buy"], before["buy"], atol=1e-6)
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_trains_on_subgraphs_then_serves_from_node_tables(
     name, dataset, preprocessor, graph_inputs, tmp_path
