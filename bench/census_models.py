@@ -188,7 +188,10 @@ def child(model_name, repeat, settings, out_path):
     from zoo.training import TrainingConfig, evaluate, fit, predict
 
     t_start = time.perf_counter()
-    keras.utils.set_random_seed(settings["seed"])
+    # Repeat r trains with seed + r - 1, so the repeats' AUCs are runs of different seeds,
+    # not one seed's run twice (repeat 1 keeps the seed of the earlier reports).
+    seed = settings["seed"] + repeat - 1
+    keras.utils.set_random_seed(seed)
     dataset = load_census_income(
         task_group=1, protocol=settings["protocol"], embedding_dim=settings["embedding_dim"]
     )
@@ -206,7 +209,7 @@ def child(model_name, repeat, settings, out_path):
         learning_rate=settings["learning_rate"],
         jit_compile=True,
         early_stopping_patience=None,
-        seed=settings["seed"],
+        seed=seed,
         tensorboard_dir=None,
         verbose=0,
     )
