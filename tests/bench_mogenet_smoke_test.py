@@ -41,7 +41,7 @@ def test_mogenet_benchmark_tunes_compares_and_writes_its_report(tmp_path):
     if not (MOVIELENS / "u.data").is_file():
         pytest.skip(reason=f"the shared MovieLens-100K folder {MOVIELENS} is absent")
     args = ["--datasets", "movielens", "--models", "mogenet,cross-stitch", "--trials", 1]
-    args += ["--seeds", 2, "--max-epochs", 1, "--max-train-rows", 8000, "--no-xla"]
+    args += ["--seeds", 1, "--max-epochs", 1, "--max-train-rows", 8000, "--no-xla"]
     args += ["--ablations", "none", "--out", tmp_path]
     completed = _bench(*args)
     assert completed.returncode == 0, completed.stderr[-3000:] + completed.stdout[-3000:]
@@ -54,9 +54,7 @@ def test_mogenet_benchmark_tunes_compares_and_writes_its_report(tmp_path):
     ]
     assert sorted((r["model"], r["seed"]) for r in report["runs"]) == [
         ("cross-stitch", 1),
-        ("cross-stitch", 2),
         ("mogenet", 1),
-        ("mogenet", 2),
     ]
     assert all(0 < r["test_gauc"][t] < 1 for r in report["runs"] for t in TASKS)
     (paired,) = report["comparisons"].values()
@@ -68,7 +66,7 @@ def test_mogenet_benchmark_tunes_compares_and_writes_its_report(tmp_path):
     stored = sorted(p.name for p in (tmp_path / "mogenet_runs").iterdir())
     assert stored == sorted(
         [f"fair-movielens-{m}-tuning.json" for m in ("mogenet", "cross-stitch")]
-        + [f"fair-movielens-{m}-seed{s}.json" for m in ("mogenet", "cross-stitch") for s in (1, 2)]
+        + [f"fair-movielens-{m}-seed{s}.json" for m in ("mogenet", "cross-stitch") for s in (1,)]
     )
     table = (tmp_path / "mogenet.md").read_text()
     assert "| MoGENet − |" in table and "| Cross-Stitch |" in table
