@@ -6,30 +6,25 @@ long as either. The figures are not checked, only what the report holds.
 """
 
 import json
-import os
-import pathlib
-import subprocess
-import sys
 
 import pytest
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
+from tests.bench_process import run_bench
+
 TINY = ["--trials", 1, "--seeds", 1, "--max-epochs", 1, "--no-xla", "--batch-size", 4096]
 
 
-def _bench(*args):
-    return subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "dlen_kuairand.py"), *map(str, args)],
-        capture_output=True,
-        text=True,
-        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
-        timeout=600,
-    )
-
-
 def _report(tmp_path, data_format, *args):
-    completed = _bench(
-        *TINY, "--format", data_format, "--models", "mmoe,mmoe-dlen", *args, "--out", tmp_path
+    completed = run_bench(
+        "dlen_kuairand.py",
+        *TINY,
+        "--format",
+        data_format,
+        "--models",
+        "mmoe,mmoe-dlen",
+        *args,
+        "--out",
+        tmp_path,
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
     report = json.loads((tmp_path / "dlen_kuairand.json").read_text())

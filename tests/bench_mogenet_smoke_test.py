@@ -10,12 +10,12 @@ the ablations' pairing and tables are tested on made-up runs instead.
 """
 
 import json
-import os
 import pathlib
-import subprocess
 import sys
 
 import pytest
+
+from tests.bench_process import run_bench
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 MOVIELENS = ROOT.parent / "shared" / "data" / "movielens-100k"
@@ -26,16 +26,6 @@ sys.path.insert(0, str(ROOT / "bench"))
 import mogenet  # noqa: E402
 
 
-def _bench(*args):
-    return subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "mogenet.py"), *map(str, args)],
-        capture_output=True,
-        text=True,
-        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
-        timeout=600,
-    )
-
-
 @pytest.mark.slow
 def test_mogenet_benchmark_tunes_compares_and_writes_its_report(tmp_path):
     if not (MOVIELENS / "u.data").is_file():
@@ -43,7 +33,7 @@ def test_mogenet_benchmark_tunes_compares_and_writes_its_report(tmp_path):
     args = ["--datasets", "movielens", "--models", "mogenet,cross-stitch", "--trials", 1]
     args += ["--seeds", 1, "--max-epochs", 1, "--max-train-rows", 8000, "--no-xla"]
     args += ["--ablations", "none", "--out", tmp_path]
-    completed = _bench(*args)
+    completed = run_bench("mogenet.py", *args)
     assert completed.returncode == 0, completed.stderr[-3000:] + completed.stdout[-3000:]
     report = json.loads((tmp_path / "mogenet.json").read_text())
     assert report["settings"]["jit_compile"] is False

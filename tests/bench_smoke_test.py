@@ -6,31 +6,17 @@ is tested with every model in tests/models/.
 """
 
 import json
-import os
-import pathlib
-import subprocess
-import sys
 
 import pytest
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-
-
-def _bench(script, *args):
-    return subprocess.run(
-        [sys.executable, str(ROOT / "bench" / script), *map(str, args)],
-        capture_output=True,
-        text=True,
-        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
-        timeout=600,
-    )
+from tests.bench_process import run_bench
 
 
 @pytest.mark.slow
 def test_census_table_benchmark_writes_its_table(tmp_path):
     table_args = ("--groups", 1, "--protocols", "all-features", "--seeds", 1, "--no-xla")
     table_args += ("--out", tmp_path)
-    completed = _bench(
+    completed = run_bench(
         "census_table.py", "--models", "shared-bottom,mmoe", "--epochs", 1, *table_args
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
@@ -46,7 +32,7 @@ def test_census_table_benchmark_writes_its_table(tmp_path):
     # A finished cell is not trained again.
     runs = sorted((tmp_path / "census_table_runs").iterdir())
     assert len(runs) == 2
-    again = _bench("census_table.py", "--models", "mmoe", *table_args)
+    again = run_bench("census_table.py", "--models", "mmoe", *table_args)
     assert again.returncode == 0, again.stderr[-3000:]
     assert "group 1, all-features, seed 1" not in again.stdout
 
@@ -54,7 +40,7 @@ def test_census_table_benchmark_writes_its_table(tmp_path):
 @pytest.mark.slow
 def test_position_bias_benchmark_writes_its_report(tmp_path):
     args = ("--etas", 2, "--seeds", 1, "--max-epochs", 1, "--no-xla", "--out", tmp_path)
-    completed = _bench("position_bias.py", *args)
+    completed = run_bench("position_bias.py", *args)
     assert completed.returncode == 0, completed.stderr[-3000:]
     report = json.loads((tmp_path / "position_bias.json").read_text())
     methods = sorted(r["method"] for r in report["runs"])
@@ -63,14 +49,14 @@ def test_position_bias_benchmark_writes_its_report(tmp_path):
     assert (tmp_path / "position_bias.png").read_bytes()[:4] == b"\x89PNG"
     assert "Paired gain over no bias handling" in (tmp_path / "position_bias.md").read_text()
     # Resumes from the run files instead of training again.
-    again = _bench("position_bias.py", *args)
+    again = run_bench("position_bias.py", *args)
     assert again.returncode == 0 and "test AUC vs relevance" not in again.stdout
 
 
 @pytest.mark.slow
 def test_funnel_benchmark_tunes_compares_and_writes_its_report(tmp_path):
     methods = "esmm,escm2-dr"
-    completed = _bench(
+    completed = run_bench(
         *("funnel_models.py", "--seeds", 2, "--trials", 2, "--num-rows", 2400),
         *("--max-epochs", 1, "--no-xla", "--methods", methods, "--out", tmp_path),
     )
@@ -88,7 +74,7 @@ def test_funnel_benchmark_tunes_compares_and_writes_its_report(tmp_path):
     assert "ESCM2-DR vs ESMM" in text and "bias: mean pCVR - mean true CVR" in text
 
     # The same funnel written as AliExpress' published files, through its loader.
-    completed = _bench(
+    completed = run_bench(
         *("funnel_models.py", "--format", "aliexpress", "--methods", "aitm"),
         *("--seeds", 1, "--trials", 1, "--num-rows", 2400, "--max-epochs", 1, "--no-xla"),
         *("--out", tmp_path),
@@ -103,7 +89,7 @@ def test_funnel_benchmark_tunes_compares_and_writes_its_report(tmp_path):
 def test_peer_models_benchmark_compares_with_mmoe_and_resumes(tmp_path):
     args = ["--datasets", "kuairand", "--arms", "mmoe,pcgrad", "--trials", 1, "--seeds", 2]
     args += ["--max-epochs", 1, "--no-xla", "--out", tmp_path]
-    completed = _bench("peer_models.py", *args)
+    completed = run_bench("peer_models.py", *args)
     assert completed.returncode == 0, completed.stderr[-3000:]
     report = json.loads((tmp_path / "peer_models.json").read_text())
     assert sorted((r["arm"], r["seed"]) for r in report["runs"]) == [
@@ -117,7 +103,7 @@ def test_peer_models_benchmark_compares_with_mmoe_and_resumes(tmp_path):
     assert comparison["seeds"] == 2 and comparison["verdict"] in ("level", "better", "worse")
     assert "| MMoE + PCGrad |" in (tmp_path / "peer_models.md").read_text()
     # Resumes from the run files instead of tuning and training again.
-    again = _bench("peer_models.py", *args)
+    again = run_bench("peer_models.py", *args)
     assert again.returncode == 0 and "tuned" not in again.stdout
 
 
@@ -125,7 +111,7 @@ def test_peer_models_benchmark_compares_with_mmoe_and_resumes(tmp_path):
 def test_mfh_kuairand_benchmark_tunes_compares_and_writes_its_report(tmp_path):
     args = ["--models", "mfh,biasnet", "--trials", 1, "--seeds", 1, "--max-epochs", 1]
     args += ["--batch-size", 4096, "--no-xla", "--out", tmp_path]
-    completed = _bench("mfh_kuairand.py", *args)
+    completed = run_bench("mfh_kuairand.py", *args)
     assert completed.returncode == 0, completed.stderr[-3000:]
     report = json.loads((tmp_path / "mfh_kuairand.json").read_text())
     assert sorted(r["model"] for r in report["runs"]) == ["biasnet", "mfh"]
@@ -140,7 +126,7 @@ def test_mfh_kuairand_benchmark_tunes_compares_and_writes_its_report(tmp_path):
 def test_streaming_census_benchmark_writes_its_report(tmp_path):
     args = ["--rows", "20000,40000", "--shard-rows", 20000, "--eval-rows", 2000, "--no-xla"]
     args += ["--shuffle-buffer", 5000, "--out", tmp_path, "--data-root", tmp_path / "data"]
-    completed = _bench("streaming_census.py", *args)
+    completed = run_bench("streaming_census.py", *args)
     assert completed.returncode == 0, completed.stderr[-3000:] + completed.stdout[-3000:]
     report = json.loads((tmp_path / "streaming_census.json").read_text())
     assert [r["rows"] for r in report["runs"]] == [20000, 40000]
@@ -154,7 +140,7 @@ def test_streaming_census_benchmark_writes_its_report(tmp_path):
     assert report["growth"]["read"]["rows_ratio"] == 2.0
     assert "Does memory grow with the data?" in (tmp_path / "streaming_census.md").read_text()
     # Finished sizes and the generated files are reused, not measured or written again.
-    again = _bench("streaming_census.py", *args)
+    again = run_bench("streaming_census.py", *args)
     assert again.returncode == 0, again.stderr[-3000:]
     assert "generating" not in again.stdout and again.stdout.count(": stored") == 4
 
@@ -163,7 +149,7 @@ def test_streaming_census_benchmark_writes_its_report(tmp_path):
 def test_streaming_kuairand_benchmark_writes_its_report(tmp_path):
     # --no-train: MMoE on the KuaiRand stream is trained in tests/data/kuairand_streaming_test.py.
     args = ["--rows", "10000,20000", "--no-train", "--out", tmp_path, "--data-root", tmp_path / "d"]
-    completed = _bench("streaming_kuairand.py", *args)
+    completed = run_bench("streaming_kuairand.py", *args)
     assert completed.returncode == 0, completed.stderr[-3000:] + completed.stdout[-3000:]
     report = json.loads((tmp_path / "streaming_kuairand.json").read_text())
     assert [r["rows"] for r in report["results"]] == [10000, 20000]
@@ -182,7 +168,7 @@ def test_streaming_kuairand_benchmark_writes_its_report(tmp_path):
 def test_sequence_features_benchmark_writes_its_report(tmp_path):
     # KuaiRand only (it ships); MovieLens, where ../shared has it, is skipped to keep this short.
     args = ["--smoke", "--datasets", "kuairand", "--lengths", 5, "--out", tmp_path]
-    completed = _bench("sequence_features.py", *args)
+    completed = run_bench("sequence_features.py", *args)
     assert completed.returncode == 0, completed.stderr[-3000:] + completed.stdout[-3000:]
     report = json.loads((tmp_path / "sequence_features.json").read_text())
     assert report["settings"]["jit_compile"] is False
@@ -205,6 +191,6 @@ def test_sequence_features_benchmark_writes_its_report(tmp_path):
     table = (tmp_path / "sequence_features.md").read_text()
     assert "| MMoE + DIN | AUC |" in table and "against the history length" in table
     # Finished runs are not trained again.
-    again = _bench("sequence_features.py", *args[:-4], "--lengths", "", "--out", tmp_path)
+    again = run_bench("sequence_features.py", *args[:-4], "--lengths", "", "--out", tmp_path)
     assert again.returncode == 0, again.stderr[-3000:]
     assert "KuaiRand seed 1" not in again.stdout

@@ -1,14 +1,10 @@
 """`bench/synthetic_correlation.py` still runs end to end (tiny settings; figures unchecked)."""
 
 import json
-import os
-import pathlib
-import subprocess
-import sys
 
 import pytest
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
+from tests.bench_process import run_bench
 
 # Two correlations, two repeats, one tuning trial, one width; d = 10 inputs
 # rather than the paper's 100, which makes each model's graph quicker to trace.
@@ -19,19 +15,9 @@ TINY = (
 )
 
 
-def _bench(*args):
-    return subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "synthetic_correlation.py"), *map(str, args)],
-        capture_output=True,
-        text=True,
-        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
-        timeout=600,
-    )
-
-
 @pytest.mark.slow
 def test_synthetic_correlation_benchmark_writes_its_report(tmp_path):
-    completed = _bench(*TINY, "--out", tmp_path)
+    completed = run_bench("synthetic_correlation.py", *TINY, "--out", tmp_path)
     assert completed.returncode == 0, completed.stderr[-3000:]
 
     report = json.loads((tmp_path / "synthetic_correlation.json").read_text())
@@ -60,6 +46,6 @@ def test_synthetic_correlation_benchmark_writes_its_report(tmp_path):
     # Tuning and repeats are kept per run: the same command trains nothing again.
     kept = sorted(p.name for p in (tmp_path / "synthetic_correlation_runs").iterdir())
     assert len(kept) == 2 + len(runs)
-    again = _bench(*TINY, "--out", tmp_path)
+    again = run_bench("synthetic_correlation.py", *TINY, "--out", tmp_path)
     assert again.returncode == 0, again.stderr[-3000:]
     assert "] width x" not in again.stdout and "tuned:" not in again.stdout
