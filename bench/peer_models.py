@@ -20,9 +20,18 @@ training samples/s, and every run whose best epoch was the epoch cap.
 
 Each run is kept in `peer_models_runs/`, so an interrupted benchmark resumes.
 
+The samples/s of those runs are taken wherever they ran, often beside other
+work. `--throughput` measures them on their own: for every arm with a stored
+search, one training of `THROUGHPUT_EPOCHS` epochs at its chosen settings
+(the median epoch after the first, which traces and compiles), started only
+once the machine is quiet (other work under 0.3 cores, waiting up to 2 min),
+with the other load before and after recorded beside each figure. It writes
+`peer_models_throughput.{json,md}` and trains nothing else.
+
     python bench/peer_models.py                              # both datasets, 4 trials, 5 seeds
     python bench/peer_models.py --datasets census --arms mmoe,stem --trials 1 --seeds 2 \\
         --max-epochs 1 --no-xla                              # smoke
+    python bench/peer_models.py --datasets kuairand --throughput   # samples/s, idle machine
 """
 
 import argparse
@@ -175,6 +184,82 @@ def run_seed(arm, dataset_name, values, seed, settings):
     return run
 
 
+THROUGHPUT_EPOCHS = 3
+QUIET_CORES = 0.3
+QUIET_WAIT_S = 120
+
+
+def measure_throughput(arm, dataset_name, values, settings, epochs, quiet_wait_s):
+    """Training samples/s of `arm` at its chosen `values`, started on a quiet machine."""
+    import keras
+
+    from zoo.training import fit
+
+    dataset = load(dataset_name)
+    busy_before, waited = bu.wait_for_quiet(quiet_wait_s, threshold=QUIET_CORES)
+    keras.utils.set_random_seed(1)
+    model = build(arm, dataset_name, dataset, values)
+    config = bu.training_config(
+        {**settings, "max_epochs": epochs, "learning_rate": values["learning_rate"]}, 1
+    )
+    result = fit(model, dataset, config)
+    run = {
+        "dataset": dataset_name,
+        "arm": arm,
+        "values": values,
+        "train_samples_per_second": result.train_samples_per_second,
+        "epochs": epochs,
+        "other_cores_before": busy_before,
+        "waited_s": waited,
+        "other_cores_after": bu.busy_cores(2.0),
+    }
+    print(
+        f"{dataset_name} {arm:<12} {run['train_samples_per_second']:,.0f} samples/s "
+        f"(other load {busy_before or 0:.2f} cores before, {run['other_cores_after'] or 0:.2f} "
+        "after)",
+        flush=True,
+    )
+    return run
+
+
+def throughput_markdown(report):
+    lines = [
+        "# The peers' switchers and weightings: training samples/s on a quiet machine",
+        "",
+        f"Measured {report['date']} with `{report['command']}` ({report['wall_s']:.0f} s wall) "
+        f"on {report['machine']['cpu']}. Each arm at the settings its search chose, one "
+        f"training of {report['throughput_epochs']} epochs, batch "
+        f"{report['settings']['batch_size']}, XLA as in the benchmark; the figure is the "
+        "training rows over the median epoch time after the first (which traces and "
+        "compiles), validation excluded. Each training started once other work used under "
+        f"{QUIET_CORES} cores (waiting at most {report['quiet_wait_s']:.0f} s); the load of "
+        "other work just before and just after is beside it.",
+    ]
+    for dataset_name in DATASETS:
+        here = [r for r in report["runs"] if r["dataset"] == dataset_name]
+        if not here:
+            continue
+        base = next((r for r in here if r["arm"] == BASELINE), None)
+        lines += [
+            "",
+            f"## {dataset_name}",
+            "",
+            "| arm | samples/s | of MMoE's | other load before / after (cores) |",
+            "|---|---|---|---|",
+        ]
+        for r in here:
+            ratio = (
+                f"{r['train_samples_per_second'] / base['train_samples_per_second']:.2f}x"
+                if base
+                else "—"
+            )
+            lines.append(
+                f"| {DISPLAY[r['arm']]} | {r['train_samples_per_second']:,.0f} | {ratio} | "
+                f"{r['other_cores_before'] or 0:.2f} / {r['other_cores_after'] or 0:.2f} |"
+            )
+    return "\n".join(lines) + "\n"
+
+
 def _values(runs, dataset_name, arm, task):
     chosen = sorted(
         (r for r in runs if r["dataset"] == dataset_name and r["arm"] == arm),
@@ -265,6 +350,15 @@ def main(argv=None):
     parser.add_argument("--trials", type=int, default=4, help="tuning budget per arm")
     bu.add_training_flags(parser, batch_size=1024)
     parser.add_argument("--out", default=os.path.join(HERE, "results"))
+    parser.add_argument(
+        "--throughput",
+        action="store_true",
+        help="only measure each searched arm's training samples/s on a quiet machine",
+    )
+    parser.add_argument("--throughput-epochs", type=int, default=THROUGHPUT_EPOCHS)
+    parser.add_argument(
+        "--quiet-wait", type=float, default=QUIET_WAIT_S, help="seconds to wait for quiet"
+    )
     args = parser.parse_args(argv)
     datasets = [d for d in args.datasets.split(",") if d]
     arms = [a for a in args.arms.split(",") if a]
@@ -276,6 +370,35 @@ def main(argv=None):
     runs_dir = os.path.join(args.out, "peer_models_runs")
     os.makedirs(runs_dir, exist_ok=True)
     started = time.perf_counter()
+    if args.throughput:
+        measured = []
+        for dataset_name in datasets:
+            for arm in arms:
+                path = os.path.join(runs_dir, f"{dataset_name}-{arm}-tuning.json")
+                tuned = bu.read_stored_run(path, {"settings": settings, "space": SPACE})
+                if tuned is None:
+                    print(f"{dataset_name} {arm}: no stored search yet, skipped", flush=True)
+                    continue
+                measured.append(
+                    measure_throughput(
+                        arm,
+                        dataset_name,
+                        tuned["best"],
+                        settings,
+                        args.throughput_epochs,
+                        args.quiet_wait,
+                    )
+                )
+        base = os.path.join(args.out, "peer_models_throughput")
+        report = bu.new_report(
+            started,
+            settings,
+            throughput_epochs=args.throughput_epochs,
+            quiet_wait_s=args.quiet_wait,
+            runs=measured,
+        )
+        bu.write_report(base, report, throughput_markdown(report))
+        return
     tuning, runs = [], []
     for dataset_name in datasets:
         for arm in arms:

@@ -105,6 +105,15 @@ def test_peer_models_benchmark_compares_with_mmoe_and_resumes(tmp_path):
     # Resumes from the run files instead of tuning and training again.
     again = run_bench("peer_models.py", *args)
     assert again.returncode == 0 and "tuned" not in again.stdout
+    # Samples/s measured on their own, at the settings each search chose.
+    timing = ["--throughput", "--throughput-epochs", 2, "--quiet-wait", 0]
+    measured = run_bench("peer_models.py", *args, *timing)
+    assert measured.returncode == 0, measured.stderr[-3000:]
+    assert "tuned" not in measured.stdout and "seed 1" not in measured.stdout
+    throughput = json.loads((tmp_path / "peer_models_throughput.json").read_text())
+    assert [r["arm"] for r in throughput["runs"]] == ["mmoe", "pcgrad"]
+    assert all(r["train_samples_per_second"] > 0 for r in throughput["runs"])
+    assert "| MMoE + PCGrad |" in (tmp_path / "peer_models_throughput.md").read_text()
 
 
 @pytest.mark.slow
