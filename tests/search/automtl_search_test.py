@@ -89,6 +89,11 @@ def test_beta_stays_frozen_during_the_warm_up(synthetic_dataset, synthetic_prepr
         )
     assert not any(_changed(before_beta, beta))
     assert any(_changed(before_network, network))
+    # The warm-up leaves beta's optimizer as it was, so its bias correction starts afresh.
+    assert int(model.selection_optimizer.iterations) == 0
+    model.weight_step(_batch(synthetic_dataset, synthetic_preprocessor, "train"), selection_on=1.0)
+    assert int(model.selection_optimizer.iterations) == 1
+    assert all(_changed(before_beta, beta))
 
 
 def test_schedules(synthetic_dataset, synthetic_preprocessor):

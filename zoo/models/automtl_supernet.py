@@ -200,12 +200,17 @@ class AutoMTLSupernet(MultiTaskModel):
         gradients = tape.gradient(loss, network + selection)
         self.optimizer.apply_gradients(zip(gradients[: len(network)], network))
         if selection:
-            # During the warm-up the gradient is 0, and Adam (or SGD) with zero
-            # moments moves nothing: beta stays frozen without a branch in the
-            # graph. A selection optimizer with weight decay would not.
-            self.selection_optimizer.apply_gradients(
-                zip([g * selection_on for g in gradients[len(network) :]], selection)
-            )
+            # beta's optimizer steps only after the warm-up, as in the authors'
+            # trainer. A step with zero gradients moves nothing but still counts
+            # in Adam's bias correction: after 245 warm-up steps, 245 steps of
+            # gradient 1 moved beta 0.497 instead of a fresh Adam's 0.245.
+            selection_gradients = gradients[len(network) :]
+
+            def selection_step():
+                self.selection_optimizer.apply_gradients(zip(selection_gradients, selection))
+                return ops.convert_to_tensor(True)
+
+            ops.cond(selection_on > 0, selection_step, lambda: ops.convert_to_tensor(False))
         return loss
 
     def train_step(self, data):
