@@ -9,6 +9,7 @@ from zoo.layers.backbones.multitask_backbone import MultiTaskBackbone
 from zoo.layers.backbones.per_task_embedding_backbone import PerTaskEmbeddingBackbone
 from zoo.layers.backbones.shared_and_task_embedding_backbone import SharedAndTaskEmbeddingBackbone
 from zoo.layers.core.bit_gate import BitGate
+from zoo.layers.core.dropout import Dropout
 from zoo.layers.core.feature_gate import FeatureGate
 from zoo.layers.core.gate_nu import GateNU
 from zoo.layers.core.mlp import MLP
@@ -72,6 +73,7 @@ __all__ = [
     "CrossNetwork",
     "CrossStitchSwitcher",
     "DSelectKGate",
+    "Dropout",
     "EntireSpaceCounterfactual",
     "EntireSpaceProduct",
     "ExpertSelection",

@@ -1,6 +1,7 @@
 import keras
 
 from zoo.api import register
+from zoo.layers.core.dropout import Dropout
 from zoo.layers.core.initializers import distinct_initializers
 
 
@@ -79,9 +80,7 @@ class MLP(keras.layers.Layer):
                 self.norm_layers.append(keras.layers.BatchNormalization(name=f"batch_norm_{i}"))
             if dropout > 0:
                 seed_i = None if seed is None else seed + i
-                self.dropout_layers.append(
-                    keras.layers.Dropout(dropout, seed=seed_i, name=f"dropout_{i}")
-                )
+                self.dropout_layers.append(Dropout(dropout, seed=seed_i, name=f"dropout_{i}"))
 
     def build(self, input_shape):
         shape = tuple(input_shape)

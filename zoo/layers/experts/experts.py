@@ -2,6 +2,7 @@ import keras
 from keras import ops
 
 from zoo.api import register
+from zoo.layers.core.dropout import Dropout
 from zoo.layers.core.initializers import distinct_initializers
 
 
@@ -80,9 +81,7 @@ class Experts(keras.layers.Layer):
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
         self.seed = seed
-        self.dropout_layer = (
-            keras.layers.Dropout(dropout, seed=seed, name="dropout") if dropout > 0 else None
-        )
+        self.dropout_layer = Dropout(dropout, seed=seed, name="dropout") if dropout > 0 else None
         self.norm_layers = (
             [keras.layers.BatchNormalization(name=f"batch_norm_{i}") for i in range(len(units))]
             if use_batch_norm

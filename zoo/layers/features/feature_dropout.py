@@ -2,6 +2,7 @@ import keras
 from keras import ops
 
 from zoo.api import register
+from zoo.layers.core import random
 
 
 @register
@@ -51,7 +52,7 @@ class FeatureDropout(keras.layers.Layer):
             return dict(inputs)
         outputs = {}
         for name, value in inputs.items():
-            draw = keras.random.uniform(ops.shape(value), seed=self.seed_generator)
+            draw = random.uniform(ops.shape(value), self.seed_generator)
             outputs[name] = ops.where(draw < self.rate, ops.zeros_like(value), value)
         return outputs
 

@@ -2,6 +2,7 @@ import keras
 from keras import ops
 
 from zoo.api import register
+from zoo.layers.core import random
 
 
 @register
@@ -113,7 +114,7 @@ class NoisyTopKGate(keras.layers.Layer):
         logits = ops.matmul(x, ops.cast(self.kernel, "float32"))  # (batch, num_experts)
         if training and self.noise:
             noise_scale = ops.softplus(ops.matmul(x, ops.cast(self.noise_kernel, "float32")))
-            normal = keras.random.normal(ops.shape(logits), seed=self.seed_generator)
+            normal = random.normal(ops.shape(logits), self.seed_generator)
             logits = logits + normal * noise_scale  # equation (4)
         top_logits, top_indices = ops.top_k(logits, k=self.k)  # (batch, k) each
         # Softmax over the k kept logits, scattered back to their experts: the

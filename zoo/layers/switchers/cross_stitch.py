@@ -1,7 +1,7 @@
-import keras
 from keras import ops
 
 from zoo.api import register
+from zoo.layers.core.dropout import Dropout
 from zoo.layers.core.initializers import distinct_initializers
 from zoo.layers.switchers.branch_inputs import branch_inputs, branch_shapes
 from zoo.layers.switchers.switcher import Switcher
@@ -73,7 +73,7 @@ class CrossStitchSwitcher(Switcher):
         self.units = units
         self.self_weight = float(self_weight)
         self.dropout_layers = [
-            keras.layers.Dropout(
+            Dropout(
                 self.dropout,
                 seed=None if self.seed is None else self.seed + i,
                 name=f"dropout_{i}",

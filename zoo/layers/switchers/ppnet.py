@@ -2,6 +2,7 @@ import keras
 from keras import ops
 
 from zoo.api import register
+from zoo.layers.core.dropout import Dropout
 from zoo.layers.core.gate_nu import GateNU
 from zoo.layers.core.initializers import distinct_initializers
 from zoo.layers.switchers.switcher import Switcher
@@ -112,9 +113,7 @@ class PPNetSwitcher(Switcher):
             for layer, width in enumerate(units)
         ]
         self.dropout_layer = (
-            keras.layers.Dropout(self.dropout, seed=self.seed, name="dropout")
-            if self.dropout > 0
-            else None
+            Dropout(self.dropout, seed=self.seed, name="dropout") if self.dropout > 0 else None
         )
 
     def build(self, input_shape):

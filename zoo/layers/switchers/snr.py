@@ -6,6 +6,7 @@ import keras
 from keras import ops
 
 from zoo.api import register
+from zoo.layers.core.dropout import Dropout
 from zoo.layers.core.initializers import distinct_initializers
 from zoo.layers.experts.experts import Experts
 from zoo.layers.switchers.switcher import Switcher
@@ -111,7 +112,7 @@ class _SubNetworkRouting(Switcher):
             name="sub_networks_0",
         )
         self.dropout_layers = [
-            keras.layers.Dropout(
+            Dropout(
                 self.dropout,
                 seed=None if self.seed is None else self.seed + i,
                 name=f"dropout_{i}",
