@@ -45,31 +45,37 @@ def add_xla_flag(parser):
     )
 
 
-def training_settings(args):
+def training_settings(args, with_learning_rate=True):
     """The values of `add_training_flags`, as recorded in a report's settings.
 
     `jit_compile` is recorded only when XLA is off, so runs stored before the
     flag existed still match their settings and are not trained again.
+    `with_learning_rate=False` leaves the learning rate out, for benchmarks
+    that tune it per model.
     """
     settings = {
         "max_epochs": args.max_epochs,
         "patience": args.patience,
         "batch_size": args.batch_size,
-        "learning_rate": args.learning_rate,
     }
+    if with_learning_rate:
+        settings["learning_rate"] = args.learning_rate
     if not args.xla:
         settings["jit_compile"] = False
     return settings
 
 
-def training_config(settings, seed):
-    """A quiet `zoo.training.TrainingConfig` from `training_settings` and a seed."""
+def training_config(settings, seed, learning_rate=None):
+    """A quiet `zoo.training.TrainingConfig` from `training_settings` and a seed.
+
+    `learning_rate`, where given, replaces the settings' (a tuned value).
+    """
     from zoo.training import TrainingConfig
 
     return TrainingConfig(
         epochs=settings["max_epochs"],
         batch_size=settings["batch_size"],
-        learning_rate=settings["learning_rate"],
+        learning_rate=settings["learning_rate"] if learning_rate is None else learning_rate,
         jit_compile=settings.get("jit_compile", True),
         early_stopping_patience=settings["patience"],
         seed=seed,
@@ -484,6 +490,21 @@ def worktree(revision):
             capture_output=True,
         )
     return path, commit
+
+
+def add_revision_child_flags(parser, sides):
+    """The hidden flags `run_revision_child` starts a child with; `sides` names the children.
+
+    In the child, `args.child` is its side (None in the parent), `args.code_root`
+    the checkout to import, `args.settings` the settings as JSON and `args.out`
+    where its JSON record goes.
+    """
+    import argparse
+
+    parser.add_argument("--child", choices=tuple(sides), help=argparse.SUPPRESS)
+    parser.add_argument("--code-root", help=argparse.SUPPRESS)
+    parser.add_argument("--settings", help=argparse.SUPPRESS)
+    parser.add_argument("--out", help=argparse.SUPPRESS)
 
 
 def run_revision_child(script, side, code_root, settings, label, log_path, env, timeout_s, *args):

@@ -142,3 +142,45 @@ def capped_runs_line(runs, max_epochs, describe):
     """
     capped = [describe(r) for r in runs if r["best_epoch"] >= max_epochs]
     return f"Runs whose best epoch was the epoch cap ({max_epochs}): {', '.join(capped) or 'none'}."
+
+
+def provenance_line(report, stored_runs):
+    """The report's first line: when and how its table was made, and on what machine.
+
+    Args:
+        report: the report of `_benchutil.new_report`; its settings'
+            `render_only` is true where the table was only tabulated.
+        stored_runs: where the runs it tabulates are kept, e.g.
+            "`mogenet_runs/fair-*`".
+    """
+    if report["settings"].get("render_only"):
+        head = f"Tabulated {report['date']} from the stored runs in {stored_runs}"
+    else:
+        head = (
+            f"Measured {report['date']} with `{report['command']}` ({report['wall_s']:.0f} s "
+            "wall of this invocation; runs stored before were reused)"
+        )
+    machine = report["machine"]
+    return f"{head}; {machine['cpu']} ({machine['cpus_usable']} cores)."
+
+
+def capped_lines(runs, tuning, max_epochs):
+    """`capped_runs_line` for the seed runs and for the tuning trials, as markdown lines.
+
+    For reports whose runs and tuning records carry `dataset` and `model`.
+    """
+    trials = [
+        {**trial, "dataset": t["dataset"], "model": t["model"]}
+        for t in tuning
+        for trial in t["trials"]
+    ]
+    return [
+        capped_runs_line(
+            runs, max_epochs, lambda r: f"{r['dataset']} {r['model']} seed {r['seed']}"
+        ),
+        "",
+        "Tuning trials: "
+        + capped_runs_line(
+            trials, max_epochs, lambda r: f"{r['dataset']} {r['model']} {r['values']}"
+        ),
+    ]

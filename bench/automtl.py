@@ -298,7 +298,7 @@ def train(dataset_key, name, values, seed, settings, architecture=None):
     dataset = load(dataset_key)
     keras.utils.set_random_seed(seed)
     model = build(dataset_key, name, values, architecture)
-    config = bu.training_config({**settings, "learning_rate": values["learning_rate"]}, seed)
+    config = bu.training_config(settings, seed, learning_rate=values["learning_rate"])
     return model, dataset, fit(model, dataset, config)
 
 
@@ -497,13 +497,7 @@ def markdown(report):
     lines = [
         "# AutoMTL on Census-Income and KuaiRand, equal tuning budgets",
         "",
-        (
-            f"Tabulated {report['date']} from the stored runs in `automtl_runs/fair-*`"
-            if s.get("render_only")
-            else f"Measured {report['date']} with `{report['command']}` ({report['wall_s']:.0f} s "
-            "wall of this invocation; runs stored before were reused)"
-        )
-        + f"; {report['machine']['cpu']} ({report['machine']['cpus_usable']} cores).",
+        fair.provenance_line(report, "`automtl_runs/fair-*`"),
         "",
         f"Every model of the main table had the same tuning budget: {s['trials']} settings drawn "
         f"by a KerasTuner random search from {SPACE} (dropout in the towers {TOWER}), scored by "
@@ -586,22 +580,7 @@ def markdown(report):
                 f"`{describe_architecture(r['architecture'])}`"
                 for r in searches
             ]
-    trials = [
-        {**trial, "dataset": t["dataset"], "model": t["model"]}
-        for t in report["tuning"]
-        for trial in t["trials"]
-    ]
-    lines += [
-        "",
-        fair.capped_runs_line(
-            runs, s["max_epochs"], lambda r: f"{r['dataset']} {r['model']} seed {r['seed']}"
-        ),
-        "",
-        "Tuning trials: "
-        + fair.capped_runs_line(
-            trials, s["max_epochs"], lambda r: f"{r['dataset']} {r['model']} {r['values']}"
-        ),
-    ]
+    lines += ["", *fair.capped_lines(runs, report["tuning"], s["max_epochs"])]
     return "\n".join(lines) + "\n"
 
 
@@ -666,14 +645,7 @@ def main(argv=None):
     ablations = _names(
         args.ablations or ",".join(default_ablations), ABLATIONS, "ablations", parser
     )
-    training = {
-        "max_epochs": args.max_epochs,
-        "patience": args.patience,
-        "batch_size": args.batch_size,
-    }
-    # Recorded only when set: the keys of full runs stay as they are.
-    if not args.xla:
-        training["jit_compile"] = False
+    training = bu.training_settings(args, with_learning_rate=False)
     search = {
         "search_epochs": args.search_epochs,
         "search_rows": args.search_rows,

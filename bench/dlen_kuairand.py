@@ -252,7 +252,7 @@ def train(name, data_format, values, seed, settings):
     dataset, truth = load_data(data_format, seed, settings)
     keras.utils.set_random_seed(seed)
     model = build_model(name, data_format, dataset, values)
-    config = bu.training_config({**settings, "learning_rate": values["learning_rate"]}, seed)
+    config = bu.training_config(settings, seed, learning_rate=values["learning_rate"])
     return model, dataset, truth, fit(model, dataset, config)
 
 

@@ -154,8 +154,9 @@ def markdown(report):
         f"```\n{report['command']}\n```",
         "",
         f"Total wall time: **{report['wall_s']:.0f} s**. Machine: {report['machine']['cpu']}, "
-        f"{report['machine']['logical_cpus']} logical CPUs, no GPU used. Versions: "
-        f"{report['versions']}.",
+        f"{report['machine']['logical_cpus']} logical CPUs, no GPU used; "
+        + ", ".join(f"{name} {version}" for name, version in report["versions"].items())
+        + ".",
         "",
         "## The mask alone: ms per dropout of a 1024 x 8 x 32 tensor",
         "",
@@ -213,10 +214,7 @@ def main(argv=None):
     parser.add_argument("--batch-size", type=int, default=1024)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--timeout", type=int, default=1200)
-    parser.add_argument("--child", choices=tuple(VARIANTS), help=argparse.SUPPRESS)
-    parser.add_argument("--code-root", help=argparse.SUPPRESS)
-    parser.add_argument("--settings", help=argparse.SUPPRESS)
-    parser.add_argument("--out", help=argparse.SUPPRESS)
+    bu.add_revision_child_flags(parser, VARIANTS)
     args = parser.parse_args(argv)
     if args.child:
         child(args.child, args.code_root, json.loads(args.settings), args.out)

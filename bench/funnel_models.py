@@ -247,7 +247,7 @@ def train(method, values, seed, settings):
         funnel, test_features = load_funnel(settings["format"], settings["num_rows"], seed, folder)
         keras.utils.set_random_seed(seed)
         model, data = build(method, funnel, values)
-        config = bu.training_config({**settings, "learning_rate": values["learning_rate"]}, seed)
+        config = bu.training_config(settings, seed, learning_rate=values["learning_rate"])
         return model, data, test_features, fit(model, data, config)
 
 

@@ -231,11 +231,8 @@ def main(argv=None):
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--data-dir", default=DATA_DIR)
     parser.add_argument("--timeout", type=int, default=1800)
-    parser.add_argument("--child", choices=("before", "after"), help=argparse.SUPPRESS)
+    bu.add_revision_child_flags(parser, ("before", "after"))
     parser.add_argument("--model", help=argparse.SUPPRESS)
-    parser.add_argument("--code-root", help=argparse.SUPPRESS)
-    parser.add_argument("--settings", help=argparse.SUPPRESS)
-    parser.add_argument("--out", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         child(args.code_root, args.child, args.model, json.loads(args.settings), args.out)

@@ -440,10 +440,7 @@ def main(argv=None):
     parser.add_argument("--batch-size", type=int, default=1024)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--timeout", type=int, default=900)
-    parser.add_argument("--child", choices=("before", "after"), help=argparse.SUPPRESS)
-    parser.add_argument("--code-root", help=argparse.SUPPRESS)
-    parser.add_argument("--settings", help=argparse.SUPPRESS)
-    parser.add_argument("--out", help=argparse.SUPPRESS)
+    bu.add_revision_child_flags(parser, ("before", "after"))
     args = parser.parse_args(argv)
     if args.child:
         child(args.code_root, args.child, json.loads(args.settings), args.out)

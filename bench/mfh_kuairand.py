@@ -111,7 +111,7 @@ def train(name, values, seed, settings):
     dataset = load_kuairand(tasks=TASKS)
     keras.utils.set_random_seed(seed)
     model = build_model(name, dataset, group_config, values)
-    config = bu.training_config({**settings, "learning_rate": values["learning_rate"]}, seed)
+    config = bu.training_config(settings, seed, learning_rate=values["learning_rate"])
     return model, dataset, group_config, fit(model, dataset, config)
 
 

@@ -284,7 +284,7 @@ def train(dataset_key, spec, values, seed, settings):
             dataset, preprocessor, fanouts=settings["fanouts"], seed=seed
         )
     model = build_model(spec, dataset, preprocessor, graph_inputs, values["width"])
-    config = bu.training_config({**settings, "learning_rate": values["learning_rate"]}, seed)
+    config = bu.training_config(settings, seed, learning_rate=values["learning_rate"])
     # The plain sum of the task losses: the learned uncertainty weights move `val_loss` itself.
     config = dataclasses.replace(config, early_stopping_monitor="val_task_loss")
     return model, dataset, fit(model, dataset, config, graph_inputs=graph_inputs)
@@ -447,13 +447,7 @@ def markdown(report):
     lines = [
         "# MoGENet on MovieLens-100K and Taobao (cart, buy), equal tuning budgets",
         "",
-        (
-            f"Tabulated {report['date']} from the stored runs in `mogenet_runs/fair-*`"
-            if s.get("render_only")
-            else f"Measured {report['date']} with `{report['command']}` ({report['wall_s']:.0f} s "
-            "wall of this invocation; runs stored before were reused)"
-        )
-        + f"; {report['machine']['cpu']} ({report['machine']['cpus_usable']} cores).",
+        fair.provenance_line(report, "`mogenet_runs/fair-*`"),
         "",
         f"Every model of the main table had the same tuning budget: {s['trials']} settings drawn "
         f"by a KerasTuner random search from {SPACE} (`width` scales every layer of the paper's "
@@ -534,21 +528,7 @@ def markdown(report):
                 # Five digits: the issue found beta 1e-6 moving the figures in the fifth.
                 lines.append(_difference_row(f"{label} − {reference_label}", paired, tasks, ".5f"))
         lines.append("")
-    trials = [
-        {**trial, "dataset": t["dataset"], "model": t["model"]}
-        for t in report["tuning"]
-        for trial in t["trials"]
-    ]
-    lines += [
-        fair.capped_runs_line(
-            runs, s["max_epochs"], lambda r: f"{r['dataset']} {r['model']} seed {r['seed']}"
-        ),
-        "",
-        "Tuning trials: "
-        + fair.capped_runs_line(
-            trials, s["max_epochs"], lambda r: f"{r['dataset']} {r['model']} {r['values']}"
-        ),
-    ]
+    lines += fair.capped_lines(runs, report["tuning"], s["max_epochs"])
     return "\n".join(lines) + "\n"
 
 

@@ -143,7 +143,7 @@ def train(arm, dataset_name, values, seed, settings):
     dataset = load(dataset_name)
     keras.utils.set_random_seed(seed)
     model = build(arm, dataset_name, dataset, values)
-    config = bu.training_config({**settings, "learning_rate": values["learning_rate"]}, seed)
+    config = bu.training_config(settings, seed, learning_rate=values["learning_rate"])
     result = fit(model, dataset, config)
     return model, dataset, result, evaluate
 
@@ -200,7 +200,7 @@ def measure_throughput(arm, dataset_name, values, settings, epochs, quiet_wait_s
     keras.utils.set_random_seed(1)
     model = build(arm, dataset_name, dataset, values)
     config = bu.training_config(
-        {**settings, "max_epochs": epochs, "learning_rate": values["learning_rate"]}, 1
+        {**settings, "max_epochs": epochs}, 1, learning_rate=values["learning_rate"]
     )
     result = fit(model, dataset, config)
     run = {

@@ -119,7 +119,7 @@ def train(model_name, width, correlation, seed, learning_rate, settings):
         preprocessor=dataset.make_preprocessor(),
         **architecture(model_name, width),
     )
-    config = bu.training_config({**settings["training"], "learning_rate": learning_rate}, seed)
+    config = bu.training_config(settings["training"], seed, learning_rate=learning_rate)
     return model, dataset, fit(model, dataset, config)
 
 
@@ -668,13 +668,7 @@ def main(argv=None):
         parser.error("--patience must be >= 1: every run stops early on the validation loss")
     correlations = floats(args.correlations)
     widths = floats(args.widths)
-    training = {
-        "max_epochs": args.max_epochs,
-        "patience": args.patience,
-        "batch_size": args.batch_size,
-    }
-    if not args.xla:
-        training["jit_compile"] = False
+    training = bu.training_settings(args, with_learning_rate=False)
     data = {
         "num_rows": args.num_rows,
         "input_dim": args.input_dim,
