@@ -32,7 +32,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import _benchutil as bu  # noqa: E402
-from machine_efficiency import _epoch_timer  # noqa: E402
+from machine_efficiency import train_census_mmoe  # noqa: E402
 
 RESULTS = os.path.join(HERE, "results", "dropout_speed")
 VARIANTS = {
@@ -73,33 +73,11 @@ def child(variant, code_root, settings, out_path):
 
     tf.config.threading.set_intra_op_parallelism_threads(settings["threads"])
     tf.config.threading.set_inter_op_parallelism_threads(settings["threads"])
-    import keras
-
-    from zoo import data, models, training
+    from zoo import training
     from zoo.layers.core import random
 
     rate, random.ALGORITHM = VARIANTS[variant]
-    keras.utils.set_random_seed(settings["seed"])
-    census = data.load_census_income(task_group=1, protocol="all-features")
-    model = models.MMoE(
-        tasks=census.tasks,
-        preprocessor=census.make_preprocessor(),
-        num_experts=8,
-        expert_units=[32],
-        tower_units=[16],
-        dropout=rate,
-    )
-    model.compile()
-    timer = _epoch_timer(keras)
-    model.fit(
-        census.train.features,
-        census.train.labels,
-        batch_size=settings["batch_size"],
-        epochs=settings["epochs"],
-        validation_data=(census.validation.features, census.validation.labels),
-        callbacks=[timer],
-        verbose=0,
-    )
+    model, census, timer = train_census_mmoe(settings, {}, dropout=rate)
     rows = len(census.train)
     steady = slice(1, None)  # epoch 1 carries tracing and XLA compilation
     test = training.evaluate(model, census, "test")

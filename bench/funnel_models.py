@@ -41,6 +41,9 @@ models and scores, on the loaders' features, label names and splits
 (AliExpress holds out its validation rows from the training file by hash).
 The clicked-only model is the synthetic format's alone.
 
+Each tuning and seed run is kept in `funnel_models[_<format>]_runs/`, so an
+interrupted benchmark resumes (with `bench/keep_running.py` after a crash).
+
     python bench/funnel_models.py                 # 6 trials, 5 seeds, 120,000 impressions
     python bench/funnel_models.py --format ali-ccp --methods esmm,escm2-ips,escm2-dr,aitm
     python bench/funnel_models.py --seeds 1 --trials 1 --num-rows 6000 --max-epochs 1  # smoke
@@ -433,13 +436,23 @@ def main(argv=None):
         **bu.training_settings(args),
     }
     started = time.perf_counter()
-    tuning = [tune_method(method, settings) for method in methods]
+    suffix = "" if args.format == "synthetic" else "_" + args.format.replace("-", "_")
+    base = os.path.join(args.out, "funnel_models" + suffix)
+    # Every tuning and seed run is kept, so that a benchmark cut short resumes.
+    runs_dir = base + "_runs"
+    os.makedirs(runs_dir, exist_ok=True)
+    tuning = []
+    for method in methods:
+        path = os.path.join(runs_dir, f"{method}-tuning.json")
+        key = {"settings": settings, "space": {**SHARED_SPACE, **OWN_SPACE.get(method, {})}}
+        tuning.append(bu.stored_run(path, key, tune_method, method, settings)[0])
     runs = []
     for seed in range(1, args.seeds + 1):
         for tuned in tuning:
-            runs.append(score(tuned["method"], tuned["best"], seed, settings))
-    suffix = "" if args.format == "synthetic" else "_" + args.format.replace("-", "_")
-    base = os.path.join(args.out, "funnel_models" + suffix)
+            path = os.path.join(runs_dir, f"{tuned['method']}-seed{seed}.json")
+            key = {"settings": settings, "values": tuned["best"]}
+            run, _ = bu.stored_run(path, key, score, tuned["method"], tuned["best"], seed, settings)
+            runs.append(run)
     report = bu.new_report(
         started, settings, tuning=tuning, runs=runs, comparisons=comparisons(runs)
     )

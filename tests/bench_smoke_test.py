@@ -74,15 +74,21 @@ def test_funnel_benchmark_tunes_compares_and_writes_its_report(tmp_path):
     assert "ESCM2-DR vs ESMM" in text and "bias: mean pCVR - mean true CVR" in text
 
     # The same funnel written as AliExpress' published files, through its loader.
-    completed = run_bench(
+    aliexpress = (
         *("funnel_models.py", "--format", "aliexpress", "--methods", "aitm"),
         *("--seeds", 1, "--trials", 1, "--num-rows", 2400, "--max-epochs", 1, "--no-xla"),
         *("--out", tmp_path),
     )
+    completed = run_bench(*aliexpress)
     assert completed.returncode == 0, completed.stderr[-3000:]
     report = json.loads((tmp_path / "funnel_models_aliexpress.json").read_text())
     assert report["settings"]["format"] == "aliexpress"
     assert all(0.0 <= r["auc_all_impressions"] <= 1.0 for r in report["runs"])
+    # Resumes from its run files instead of tuning and training again.
+    again = run_bench(*aliexpress)
+    assert again.returncode == 0 and "tuned" not in again.stdout, again.stderr[-3000:]
+    resumed = json.loads((tmp_path / "funnel_models_aliexpress.json").read_text())
+    assert resumed["runs"] == report["runs"]
 
 
 @pytest.mark.slow

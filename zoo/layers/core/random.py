@@ -49,35 +49,37 @@ def _draw_seed(seed_generator):
     return tf.cast(tf.math.floormod(seed, tf.int32.max - 1), tf.int32)
 
 
+def _draw(tf_op, keras_op, shape, seed_generator, dtype, **params):
+    """`tf_op` with Philox on TensorFlow, else `keras_op`; `params` are its float arguments."""
+    if not _on_tensorflow():
+        return keras_op(shape, dtype=dtype, seed=seed_generator, **params)
+    params = {name: tf.cast(value, dtype) for name, value in params.items()}
+    return tf_op(shape, seed=_draw_seed(seed_generator), dtype=dtype, alg=ALGORITHM, **params)
+
+
 def uniform(shape, seed_generator, minval=0.0, maxval=1.0, dtype="float32"):
     """Uniform draws in `[minval, maxval)`, like `keras.random.uniform`."""
-    if not _on_tensorflow():
-        return keras.random.uniform(
-            shape, minval=minval, maxval=maxval, dtype=dtype, seed=seed_generator
-        )
-    return tf.random.stateless_uniform(
+    return _draw(
+        tf.random.stateless_uniform,
+        keras.random.uniform,
         shape,
-        seed=_draw_seed(seed_generator),
-        minval=tf.cast(minval, dtype),
-        maxval=tf.cast(maxval, dtype),
-        dtype=dtype,
-        alg=ALGORITHM,
+        seed_generator,
+        dtype,
+        minval=minval,
+        maxval=maxval,
     )
 
 
 def normal(shape, seed_generator, mean=0.0, stddev=1.0, dtype="float32"):
     """Normal draws, like `keras.random.normal`."""
-    if not _on_tensorflow():
-        return keras.random.normal(
-            shape, mean=mean, stddev=stddev, dtype=dtype, seed=seed_generator
-        )
-    return tf.random.stateless_normal(
+    return _draw(
+        tf.random.stateless_normal,
+        keras.random.normal,
         shape,
-        seed=_draw_seed(seed_generator),
-        mean=tf.cast(mean, dtype),
-        stddev=tf.cast(stddev, dtype),
-        dtype=dtype,
-        alg=ALGORITHM,
+        seed_generator,
+        dtype,
+        mean=mean,
+        stddev=stddev,
     )
 
 
