@@ -525,3 +525,71 @@ def run_revision_child(script, side, code_root, settings, label, log_path, env, 
     if record.get("status") != "ok":
         print(f"   failed: {record.get('log_tail', '')[-1500:]}", flush=True)
     return record
+
+
+# ---------------------------------------------------------------------------
+# Worker processes for benchmarks of many small trainings. A model of a few
+# thousand weights spends its step in per-op overhead (the synthetic
+# benchmark's MMoE: about 2 ms per step of 256 rows for about 0.2 ms of
+# arithmetic), which a second intra-op thread does not split; processes on
+# disjoint runs, one thread each, can keep both cores busy instead.
+# ---------------------------------------------------------------------------
+
+
+def add_worker_flags(parser):
+    """`--workers N` and the hidden `--worker-index` of the processes it starts."""
+    import argparse
+
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="processes sharing the runs, one intra-op thread each (default: %(default)s)",
+    )
+    parser.add_argument("--worker-index", type=int, default=0, help=argparse.SUPPRESS)
+
+
+def limit_threads_for_workers(workers):
+    """One intra-op and one inter-op thread per process where several share the cores."""
+    if workers > 1:
+        import tensorflow as tf
+
+        tf.config.threading.set_intra_op_parallelism_threads(1)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+
+
+def start_workers(workers, argv, log_dir):
+    """Starts workers 1..`workers`-1 on this script with `argv`; returns their processes.
+
+    Each runs `sys.argv[0] *argv --worker-index k` and writes its output to
+    `log_dir/worker<k>.log`. The caller does share 0 and then `wait_for_workers`.
+    """
+    import subprocess
+
+    os.makedirs(log_dir, exist_ok=True)
+    processes = []
+    for index in range(1, workers):
+        log = open(os.path.join(log_dir, f"worker{index}.log"), "w")
+        command = [sys.executable, os.path.abspath(sys.argv[0]), *argv]
+        command += ["--worker-index", str(index)]
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+        process.log = log
+        processes.append(process)
+    return processes
+
+
+def wait_for_workers(processes, log_dir):
+    """Waits for `start_workers`' processes; raises naming the log of any that failed."""
+    failed = []
+    for index, process in enumerate(processes, start=1):
+        code = process.wait()
+        process.log.close()
+        if code != 0:
+            failed.append(f"worker {index} (exit {code}, log {log_dir}/worker{index}.log)")
+    if failed:
+        raise RuntimeError("benchmark workers failed: " + "; ".join(failed))
+
+
+def is_my_share(index, workers, worker_index):
+    """Whether run number `index` (0-based, in a fixed order) belongs to this worker."""
+    return index % workers == worker_index

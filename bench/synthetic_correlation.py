@@ -47,7 +47,9 @@ Fewer rows do not cut it sensibly: at 24,000 rows every model overfits
 (validation loss 2-3x the training loss) and at 12,000 they stop after
 3-27 epochs with test losses of 1.2-3.4 against about 0.1 here, a
 data-starved regime that no longer tests the paper's claim. For less time,
-narrow the sweep (`--widths 1`: a third) or the repeats.
+narrow the sweep (`--widths 1`: a third) or the repeats. `--workers 2`
+shares the repeats between two processes of one intra-op thread each (the
+tuning stays in the first, which tabulates once every share is stored).
 
 Writes `synthetic_correlation.{json,md}` and one `synthetic_correlation_w<width>.png`
 per width, and keeps every run in `synthetic_correlation_runs/` so an
@@ -55,6 +57,7 @@ interrupted benchmark resumes.
 
     python bench/synthetic_correlation.py        # 4 p x 3 models x 20 repeats x 3 widths
     python bench/synthetic_correlation.py --widths 1 --repeats 5 --correlations 1,0.5
+    python bench/synthetic_correlation.py --workers 2    # the same runs, two processes
     python bench/synthetic_correlation.py --render-only   # the .md and .png from the .json
 """
 
@@ -647,6 +650,7 @@ def main(argv=None):
         "--input-dim", type=int, default=100, help="d; fewer trace faster (smoke runs)"
     )
     bu.add_xla_flag(parser)
+    bu.add_worker_flags(parser)
     parser.add_argument("--out", default=os.path.join(HERE, "results"))
     parser.add_argument(
         "--render-only",
@@ -666,6 +670,8 @@ def main(argv=None):
         parser.error(f"unknown models {unknown}; choose from {list(MODELS)}")
     if args.patience < 1:
         parser.error("--patience must be >= 1: every run stops early on the validation loss")
+    if not 0 <= args.worker_index < args.workers:
+        parser.error(f"--workers must be >= 1; got {args.workers}")
     correlations = floats(args.correlations)
     widths = floats(args.widths)
     training = bu.training_settings(args, with_learning_rate=False)
@@ -689,9 +695,10 @@ def main(argv=None):
     }
     runs_dir = os.path.join(args.out, RUNS_FOLDER)
     os.makedirs(runs_dir, exist_ok=True)
+    bu.limit_threads_for_workers(args.workers)
     started = time.perf_counter()
-    tuning, runs = [], []
-    total = len(widths) * len(correlations) * args.repeats * len(models)
+    # The tuning first, in this process alone: the repeats need its learning rates.
+    tuning, rates = [], {}
     for width in widths:
         for m in models:
             key = {
@@ -706,31 +713,53 @@ def main(argv=None):
             path = os.path.join(runs_dir, f"tune-w{width:g}-{m}.json")
             tuned, _ = bu.stored_run(path, key, tune_model, m, width, settings)
             tuning.append(tuned)
-        rates = {t["model"]: t["best"]["learning_rate"] for t in tuning if t["width"] == width}
-        for p in correlations:
-            for seed in range(1, args.repeats + 1):
-                for m in models:
-                    key = {
-                        "data": data,
-                        "training": training,
-                        "architecture": architecture(m, width),
-                        "learning_rate": rates[m],
-                        "correlation": p,
-                        "seed": seed,
-                    }
-                    path = os.path.join(runs_dir, f"repeat-w{width:g}-p{p:g}-{m}-s{seed}.json")
-                    run, fresh = bu.stored_run(
-                        path, key, run_repeat, m, width, p, seed, rates[m], settings
-                    )
-                    runs.append(run)
-                    if fresh:
-                        print(
-                            f"[{len(runs)}/{total}, {time.perf_counter() - started:.0f} s] "
-                            f"width x{width:g} p={p:g} repeat {seed} {DISPLAY[m]:<13} "
-                            f"test loss {run['test_loss']:.4f} (best epoch {run['best_epoch']} "
-                            f"of {run['epochs_run']}, {run['wall_s']:.1f} s)",
-                            flush=True,
-                        )
+            rates[(width, m)] = tuned["best"]["learning_rate"]
+    order = [
+        (width, p, seed, m)
+        for width in widths
+        for p in correlations
+        for seed in range(1, args.repeats + 1)
+        for m in models
+    ]
+
+    def repeats(mine):
+        """The stored or new run of every repeat in `order` for which `mine(index)` holds."""
+        runs = []
+        for index, (width, p, seed, m) in enumerate(order):
+            if not mine(index):
+                continue
+            key = {
+                "data": data,
+                "training": training,
+                "architecture": architecture(m, width),
+                "learning_rate": rates[(width, m)],
+                "correlation": p,
+                "seed": seed,
+            }
+            path = os.path.join(runs_dir, f"repeat-w{width:g}-p{p:g}-{m}-s{seed}.json")
+            run, fresh = bu.stored_run(
+                path, key, run_repeat, m, width, p, seed, rates[(width, m)], settings
+            )
+            runs.append(run)
+            if fresh:
+                print(
+                    f"[{index + 1}/{len(order)}, {time.perf_counter() - started:.0f} s] "
+                    f"width x{width:g} p={p:g} repeat {seed} {DISPLAY[m]:<13} "
+                    f"test loss {run['test_loss']:.4f} (best epoch {run['best_epoch']} "
+                    f"of {run['epochs_run']}, {run['wall_s']:.1f} s)",
+                    flush=True,
+                )
+        return runs
+
+    workers = []
+    if args.worker_index == 0 and args.workers > 1:
+        argv = list(sys.argv[1:] if argv is None else argv)
+        workers = bu.start_workers(args.workers, argv, os.path.join(runs_dir, "workers"))
+    repeats(lambda i: bu.is_my_share(i, args.workers, args.worker_index))
+    if args.worker_index > 0:
+        return  # worker 0 tabulates once every share is stored
+    bu.wait_for_workers(workers, os.path.join(runs_dir, "workers"))
+    runs = repeats(lambda i: True)
     report = bu.new_report(
         started,
         settings,

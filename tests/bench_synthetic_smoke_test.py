@@ -49,3 +49,24 @@ def test_synthetic_correlation_benchmark_writes_its_report(tmp_path):
     again = run_bench("synthetic_correlation.py", *TINY, "--out", tmp_path)
     assert again.returncode == 0, again.stderr[-3000:]
     assert "] width x" not in again.stdout and "tuned:" not in again.stdout
+
+
+@pytest.mark.slow
+def test_two_workers_share_the_repeats_and_one_tabulates(tmp_path):
+    one_correlation = [a if a != "1.0,0.5" else "1.0" for a in TINY]
+    completed = run_bench(
+        "synthetic_correlation.py", *one_correlation, "--workers", 2, "--out", tmp_path
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    report = json.loads((tmp_path / "synthetic_correlation.json").read_text())
+    assert len(report["runs"]) == 2 * 2  # repeats x models, each once
+    log = tmp_path / "synthetic_correlation_runs" / "workers" / "worker1.log"
+
+    def trained(text):
+        return sorted(
+            int(line[1:].split("/")[0]) for line in text.splitlines() if "] width x" in line
+        )
+
+    # Runs 1..4 in a fixed order: this process the odd ones, the worker the even ones.
+    assert trained(completed.stdout) == [1, 3]
+    assert trained(log.read_text()) == [2, 4]
