@@ -563,6 +563,9 @@ def start_workers(workers, argv, log_dir):
 
     Each runs `sys.argv[0] *argv --worker-index k` and writes its output to
     `log_dir/worker<k>.log`. The caller does share 0 and then `wait_for_workers`.
+    On Linux a worker is stopped when the process that started it dies, so
+    that `keep_running.py`, starting the command again after a crash, does
+    not leave the old workers training the same runs beside the new ones.
     """
     import subprocess
 
@@ -572,10 +575,22 @@ def start_workers(workers, argv, log_dir):
         log = open(os.path.join(log_dir, f"worker{index}.log"), "w")
         command = [sys.executable, os.path.abspath(sys.argv[0]), *argv]
         command += ["--worker-index", str(index)]
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            command, stdout=log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent
+        )
         process.log = log
         processes.append(process)
     return processes
+
+
+def _die_with_parent():
+    """In a child before exec: SIGTERM when the parent dies (Linux prctl PR_SET_PDEATHSIG)."""
+    import ctypes
+    import signal
+
+    if sys.platform.startswith("linux"):
+        pr_set_pdeathsig = 1
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
 def wait_for_workers(processes, log_dir):
