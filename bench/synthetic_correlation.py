@@ -676,8 +676,10 @@ def main(argv=None):
         parser.error(f"unknown models {unknown}; choose from {list(MODELS)}")
     if args.patience < 1:
         parser.error("--patience must be >= 1: every run stops early on the validation loss")
-    if not 0 <= args.worker_index < args.workers:
+    if args.workers < 1:
         parser.error(f"--workers must be >= 1; got {args.workers}")
+    if not 0 <= args.worker_index < args.workers:
+        parser.error(f"--worker-index must be in [0, {args.workers}); got {args.worker_index}")
     correlations = floats(args.correlations)
     widths = floats(args.widths)
     training = bu.training_settings(args, with_learning_rate=False)
