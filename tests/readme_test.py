@@ -76,3 +76,23 @@ def test_readme_python_example_runs(tmp_path, monkeypatch):
     assert tuple(weights.shape) == (3, 20)
     history = namespace["rows"]["watched_videos"]
     assert (np.asarray(weights)[history < 0] == 0).all()
+
+
+def _github_anchor(heading):
+    """The id GitHub gives a heading: lower case, punctuation dropped, spaces as hyphens."""
+    text = re.sub(r"[^\w\- ]", "", heading.strip().lower())
+    return text.replace(" ", "-")
+
+
+@pytest.mark.parametrize("document", ["README.md", "bench/README.md"])
+def test_every_link_to_a_heading_finds_it(document):
+    path = ROOT / document
+    text = re.sub(r"```.*?```", "", path.read_text(), flags=re.S)  # no code comments
+    headings = re.findall(r"^#{1,6} (.+)$", text, flags=re.MULTILINE)
+    anchors = {_github_anchor(h) for h in headings}
+    links = re.findall(r"\]\(#([^)\s]+)\)", text)
+    broken = sorted({link for link in links if link not in anchors})
+    assert not broken, f"{document} links to headings it does not have: {broken}"
+    # "[text]((#anchor))" renders as text, not a link.
+    doubled = re.findall(r"\[[^\]]*\]\(\(#[^)\s]*\)", text)
+    assert not doubled, f"{document} has links in doubled parentheses: {doubled}"
