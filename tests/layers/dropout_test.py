@@ -83,3 +83,18 @@ def test_uniform_and_normal_have_their_moments():
 def test_an_int_seed_is_refused_with_its_value():
     with pytest.raises(TypeError, match=r"SeedGenerator.*seed_generator=3 of type int"):
         random.uniform((2,), 3)
+
+
+@pytest.mark.parametrize("policy", ["mixed_bfloat16", "mixed_float16"])
+def test_half_precision_masks_compile_under_xla(policy):
+    # TensorFlow once had no stateless uniform for half types under XLA (issue 59678).
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy(policy)
+    try:
+        layer = Dropout(0.5, seed=1)
+        x = tf.ones((64, 8), dtype=layer.compute_dtype)
+        y = tf.function(lambda x: layer(x, training=True), jit_compile=True)(x)
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
+    assert y.dtype == x.dtype
+    assert set(np.unique(np.asarray(y, "float32"))) == {0.0, 2.0}
