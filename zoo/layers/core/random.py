@@ -1,7 +1,9 @@
 """Random draws for the zoo's layers that stay fast when XLA compiles them on CPU.
 
 Keras 3's `keras.random.uniform`, `keras.random.normal` and its `Dropout`
-call TensorFlow's stateless ops with the default algorithm, "auto_select".
+call TensorFlow's stateless ops with the default algorithm, "auto_select"
+(`keras/src/backend/tensorflow/random.py`: `dropout` calls
+`tf.nn.experimental.stateless_dropout` without `rng_alg`; Keras 3.15).
 Compiled by XLA for the CPU, that choice costs about 270 ns per number
 (TensorFlow 2.21, 2-core Xeon): a 1024 x 256 uniform draw takes 72 ms, where
 the same draw with Philox named explicitly takes 1.7 ms. A dropout mask
